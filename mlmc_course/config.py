@@ -1,0 +1,115 @@
+"""Run modes, seeds and the compute device.
+
+Every lesson has one parameters cell that sets ``MODE``; :func:`setup` turns it into a :class:`RunConfig`.
+Modes change sizes (events, epochs), never the code path.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import numpy as np
+
+Mode = Literal["ci", "lecture", "full"]
+MODES: tuple[str, ...] = ("ci", "lecture", "full")
+ENV_MODE = "MLMC_COURSE_MODE"
+DEFAULT_SEED = 1234
+
+T = TypeVar("T")
+
+
+def check_mode(mode: str) -> Mode:
+    """Return ``mode`` if it is a known run mode, else raise a ValueError that lists them."""
+    if mode not in MODES:
+        raise ValueError(
+            f"unknown run mode {mode!r}: use one of {', '.join(MODES)} "
+            f"(set MODE in the parameters cell or the environment variable {ENV_MODE})"
+        )
+    return mode  # type: ignore[return-value]
+
+
+def default_mode() -> Mode:
+    """The mode from the environment variable ``MLMC_COURSE_MODE``, or ``"lecture"`` when it is unset."""
+    return check_mode(os.environ.get(ENV_MODE, "lecture"))
+
+
+def device(prefer: str | None = None):
+    """Return the torch device to compute on: CUDA when present, else the CPU.
+
+    Args:
+        prefer: force ``"cpu"`` or ``"cuda"``; ``None`` picks CUDA when available.
+    """
+    import torch
+
+    if prefer is not None:
+        if prefer not in ("cpu", "cuda"):
+            raise ValueError(f"prefer must be 'cpu', 'cuda' or None, got {prefer!r}")
+        if prefer == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("CUDA was asked for but torch sees no GPU; use prefer=None or 'cpu'")
+        return torch.device(prefer)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and torch (CPU and CUDA) and return a fresh NumPy generator.
+
+    Seeding makes a lesson reproducible on one machine; results can still differ between CPU and GPU.
+    """
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)  # noqa: NPY002  (legacy global state, for code that still uses it)
+    try:
+        import torch
+    except ImportError:  # torch is a core dependency; this only guards odd installs
+        pass
+    else:
+        torch.manual_seed(int(seed))
+    return np.random.default_rng(int(seed))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a lesson needs to know about how it is run.
+
+    Attributes:
+        mode: ``"ci"`` (smallest, for tests), ``"lecture"`` (default, ~2 minutes on 2 CPU cores)
+            or ``"full"`` (a GPU and the full-size data).
+        seed: the lesson's master seed.
+        device: the torch device lessons train on.
+    """
+
+    mode: Mode
+    seed: int
+    device: object
+
+    def pick(self, *, ci: T, lecture: T, full: T) -> T:
+        """Return the value for the current mode, e.g. ``cfg.pick(ci=500, lecture=5000, full=10**6)``."""
+        return {"ci": ci, "lecture": lecture, "full": full}[self.mode]
+
+    def describe(self) -> str:
+        """One line for the top of a lesson: mode, device, seed and thread count."""
+        import torch
+
+        return f"mode={self.mode}  device={self.device}  seed={self.seed}  torch threads={torch.get_num_threads()}"
+
+
+def setup(mode: str | None = None, seed: int = DEFAULT_SEED, *, quiet: bool = False) -> RunConfig:
+    """Prepare a lesson: check the mode, seed everything, pick the device and apply the plot style.
+
+    Args:
+        mode: the value of ``MODE`` from the parameters cell; ``None`` reads ``MLMC_COURSE_MODE``.
+        seed: master seed for the lesson.
+        quiet: do not print the one-line summary.
+    """
+    from mlmc_course.plotting import use_style
+
+    cfg = RunConfig(mode=check_mode(mode) if mode is not None else default_mode(), seed=seed, device=device())
+    seed_everything(seed)
+    use_style()
+    if not quiet:
+        print(cfg.describe())
+    return cfg

@@ -1,0 +1,142 @@
+"""Toy problems whose right answers are known in closed form.
+
+* :func:`z_lineshape`: a regression target, the e+e- -> mu+mu- cross section near the Z pole (nb), measured
+  with Gaussian noise (and, optionally, a few outliers).
+* :class:`ResonanceToy`: a two-class problem (a Z-like resonance over a falling background, with a decay-angle
+  variable) whose densities, and so the exact likelihood ratio, are known analytically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from mlmc_course.validation import as_array, positive_int
+
+M_Z = 91.1876  # GeV
+GAMMA_Z = 2.4952  # GeV
+SIGMA_PEAK_MUMU = 1.9934  # nb, the pole cross section sigma^0_mumu = 12 pi Gamma_ee Gamma_mumu / (m_Z^2 Gamma_Z^2)
+
+
+def z_cross_section(sqrt_s) -> np.ndarray:
+    """Relativistic Breit-Wigner for e+e- -> Z -> mu+mu- (no photon exchange, no radiative corrections).
+
+    sigma(s) = sigma0 * s Gamma_Z^2 / ((s - m_Z^2)^2 + s^2 Gamma_Z^2 / m_Z^2), in nb, with ``sqrt_s`` in GeV.
+    """
+    e = as_array(sqrt_s, "sqrt_s")
+    if np.any(e <= 0):
+        raise ValueError("sqrt_s must be positive (GeV)")
+    s = e**2
+    return SIGMA_PEAK_MUMU * s * GAMMA_Z**2 / ((s - M_Z**2) ** 2 + s**2 * GAMMA_Z**2 / M_Z**2)
+
+
+def z_lineshape(
+    n: int,
+    *,
+    low: float = 84.0,
+    high: float = 98.0,
+    rel_noise: float = 0.05,
+    outlier_fraction: float = 0.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy measurements of the Z line shape at random energies.
+
+    Args:
+        n: number of measurements.
+        low, high: range of sqrt(s) in GeV.
+        rel_noise: relative Gaussian error of each measurement.
+        outlier_fraction: fraction of points replaced by wild values (a broken luminosity block, say),
+            drawn uniformly between 0 and twice the peak.
+        seed: random seed.
+
+    Returns:
+        ``sqrt_s`` (GeV) and ``sigma`` (nb), each of shape ``(n,)``.
+    """
+    n = positive_int(n, "n")
+    if not 0 < low < high:
+        raise ValueError(f"need 0 < low < high, got low={low}, high={high}")
+    if not 0 <= outlier_fraction < 0.5:
+        raise ValueError(f"outlier_fraction must lie in [0, 0.5), got {outlier_fraction}")
+    rng = np.random.default_rng(seed)
+    sqrt_s = rng.uniform(low, high, n)
+    truth = z_cross_section(sqrt_s)
+    sigma = truth * (1 + rel_noise * rng.standard_normal(n))
+    bad = rng.random(n) < outlier_fraction
+    sigma[bad] = rng.uniform(0, 2 * SIGMA_PEAK_MUMU, bad.sum())
+    return sqrt_s, sigma
+
+
+@dataclass(frozen=True)
+class ResonanceToy:
+    """Signal: a Gaussian mass peak with a (1 + cos^2 theta) decay angle; background: a falling exponential
+    mass spectrum, flat in cos theta. Both truncated to ``m_low < m < m_high``.
+
+    Features ``x[:, 0]`` = mass in GeV, ``x[:, 1]`` = cos theta. Labels: 1 = signal, 0 = background.
+    """
+
+    m_low: float = 60.0
+    m_high: float = 140.0
+    mass: float = 91.0
+    width: float = 8.0
+    slope: float = 30.0  # GeV, background decay length in mass
+
+    def _sig_mass(self):
+        a, b = (self.m_low - self.mass) / self.width, (self.m_high - self.mass) / self.width
+        return stats.truncnorm(a, b, loc=self.mass, scale=self.width)
+
+    def _bkg_norm(self) -> float:
+        return self.slope * (np.exp(-self.m_low / self.slope) - np.exp(-self.m_high / self.slope))
+
+    def density(self, x, label: int) -> np.ndarray:
+        """The normalised density p(x | label) for ``x`` of shape ``(n, 2)``."""
+        x = as_array(x, "x", shape=(None, 2))
+        m, c = x[:, 0], x[:, 1]
+        inside = (m > self.m_low) & (m < self.m_high) & (np.abs(c) <= 1)
+        if label == 1:
+            p = self._sig_mass().pdf(m) * 3.0 / 8.0 * (1 + c**2)
+        elif label == 0:
+            p = np.exp(-m / self.slope) / self._bkg_norm() * 0.5
+        else:
+            raise ValueError(f"label must be 0 (background) or 1 (signal), got {label!r}")
+        return np.where(inside, p, 0.0)
+
+    def likelihood_ratio(self, x) -> np.ndarray:
+        """The exact ratio p(x | signal) / p(x | background), shape ``(n,)``."""
+        return self.density(x, 1) / self.density(x, 0)
+
+    def sample(self, n_sig: int, n_bkg: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n_sig`` signal and ``n_bkg`` background events, shuffled.
+
+        Returns:
+            ``x`` of shape ``(n_sig + n_bkg, 2)`` (float32) and labels of shape ``(n_sig + n_bkg,)``.
+        """
+        n_sig, n_bkg = positive_int(n_sig, "n_sig"), positive_int(n_bkg, "n_bkg")
+        rng = np.random.default_rng(seed)
+        m_s = self._sig_mass().rvs(n_sig, random_state=rng)
+        c_s = _sample_one_plus_cos2(n_sig, rng)
+        u = rng.random(n_bkg)
+        e_lo, e_hi = np.exp(-self.m_low / self.slope), np.exp(-self.m_high / self.slope)
+        m_b = -self.slope * np.log(e_lo - u * (e_lo - e_hi))
+        c_b = rng.uniform(-1, 1, n_bkg)
+        x = np.concatenate([np.stack([m_s, c_s], 1), np.stack([m_b, c_b], 1)]).astype(np.float32)
+        y = np.concatenate([np.ones(n_sig, np.int64), np.zeros(n_bkg, np.int64)])
+        order = rng.permutation(len(y))
+        return x[order], y[order]
+
+
+def _sample_one_plus_cos2(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Inverse-CDF sampling of p(c) = 3/8 (1 + c^2) on [-1, 1]: solve c^3 + 3c = 8u - 4 (Cardano)."""
+    q = 8 * rng.random(n) - 4
+    root = np.sqrt(q**2 / 4 + 1)
+    return np.cbrt(q / 2 + root) + np.cbrt(q / 2 - root)
+
+
+def gaussian_nll_reference(pred, target, sigma) -> float:
+    """Mean negative log-likelihood of Gaussian errors, used by the checks as the reference value."""
+    pred, target, sigma = (as_array(a, n) for a, n in ((pred, "pred"), (target, "target"), (sigma, "sigma")))
+    return float(np.mean(-stats.norm.logpdf(target, loc=pred, scale=sigma)))
+
+
+__all__ = ["M_Z", "GAMMA_Z", "z_cross_section", "z_lineshape", "ResonanceToy"]

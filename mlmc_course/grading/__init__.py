@@ -1,0 +1,1 @@
+"""Building graded notebooks from lesson sources (with otter-grader) and grading submissions."""

@@ -1,0 +1,173 @@
+"""Read a lesson source (a jupytext percent ``.py`` file) and find its questions.
+
+A lesson source marks its cells with tags (see ``lessons/README.md``):
+
+``parameters``
+    the one cell that sets ``MODE``; the build puts the grader's set-up cell after it.
+``setup``
+    imports that the exercises use; the check-rejection tests run these cells before an answer.
+``question`` (a markdown cell with ``name="..."`` and ``points=N`` in its header)
+    opens an exercise; the cells up to its last ``check`` cell belong to it.
+``solution``
+    the answer; the part between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` is removed from the student
+    notebook and replaced by ``raise NotImplementedError(<hint>)`` built from the ``# HINT:`` line after it.
+``wrong``
+    a recorded wrong answer (first line ``# WRONG: what is wrong``); never shipped, but the tests prove that
+    the question's checks reject it.
+``check`` (optionally with ``hidden``)
+    one test of the question, run by ``grader.check``; hidden tests only run when grading.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+HINT_RE = re.compile(r"^(?P<indent>\s*)# HINT: (?P<text>.+)$")
+WRONG_RE = re.compile(r"^# WRONG: (?P<text>.+)$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class LessonFormatError(ValueError):
+    """A lesson source breaks the conventions in ``lessons/README.md``."""
+
+
+@dataclass
+class WrongAnswer:
+    """A recorded wrong answer: what is wrong with it, and its code."""
+
+    description: str
+    source: str
+
+
+@dataclass
+class Question:
+    """One graded exercise."""
+
+    name: str
+    points: float
+    solution: list[str] = field(default_factory=list)
+    wrong: list[WrongAnswer] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Lesson:
+    """A parsed lesson source."""
+
+    path: Path
+    notebook: nbformat.NotebookNode
+    questions: list[Question]
+
+    @property
+    def stem(self) -> str:
+        """The file name without suffix, e.g. ``01_regression``; the notebooks carry this name."""
+        return self.path.stem
+
+    def tagged(self, tag: str) -> list[str]:
+        """Sources of the code cells that carry ``tag``."""
+        return [c.source for c in self.notebook.cells if tag in c.metadata.get("tags", [])]
+
+
+def tags_of(cell) -> list[str]:
+    return list(cell.metadata.get("tags", []))
+
+
+def read_lesson(path: str | Path) -> Lesson:
+    """Parse a lesson source and validate its structure."""
+    import jupytext
+
+    path = Path(path)
+    if path.suffix != ".py":
+        raise LessonFormatError(f"{path}: lesson sources are jupytext percent .py files")
+    nb = jupytext.read(path)
+    questions: list[Question] = []
+    current: Question | None = None
+    n_params = 0
+    for i, cell in enumerate(nb.cells):
+        tags = tags_of(cell)
+        where = f"{path.name}, cell {i}"
+        if "parameters" in tags:
+            n_params += 1
+        if "question" in tags:
+            if cell.cell_type != "markdown":
+                raise LessonFormatError(f"{where}: a 'question' cell must be markdown")
+            name, points = cell.metadata.get("name"), cell.metadata.get("points")
+            if not isinstance(name, str) or not NAME_RE.match(name):
+                raise LessonFormatError(f'{where}: a question needs name="lower_snake_case", got {name!r}')
+            if not isinstance(points, int | float) or points <= 0:
+                raise LessonFormatError(f"{where}: question {name} needs points=N (N > 0), got {points!r}")
+            if any(q.name == name for q in questions):
+                raise LessonFormatError(f"{where}: question name {name!r} is used twice")
+            current = Question(name=name, points=points)
+            questions.append(current)
+            continue
+        if not ({"solution", "wrong", "check"} & set(tags)):
+            continue
+        if current is None:
+            raise LessonFormatError(f"{where}: a {tags} cell outside a question")
+        if cell.cell_type != "code":
+            raise LessonFormatError(f"{where}: {tags} cells must be code")
+        if "solution" in tags:
+            if current.checks or current.hidden:
+                raise LessonFormatError(f"{where}: solution after the checks of {current.name}")
+            if "# BEGIN SOLUTION" not in cell.source or "# END SOLUTION" not in cell.source:
+                raise LessonFormatError(f"{where}: a solution cell needs # BEGIN SOLUTION / # END SOLUTION")
+            if not any(HINT_RE.match(line) for line in cell.source.splitlines()):
+                raise LessonFormatError(f"{where}: a solution cell needs a '# HINT: ...' line after its solution")
+            current.solution.append(cell.source)
+        elif "wrong" in tags:
+            first = cell.source.splitlines()[0] if cell.source else ""
+            m = WRONG_RE.match(first)
+            if not m:
+                raise LessonFormatError(f"{where}: a wrong answer must start with '# WRONG: <what is wrong>'")
+            current.wrong.append(WrongAnswer(m["text"], cell.source))
+        elif "hidden" in tags:
+            current.hidden.append(cell.source)
+        else:
+            current.checks.append(cell.source)
+    if n_params != 1:
+        raise LessonFormatError(f"{path.name}: needs exactly one 'parameters' cell, found {n_params}")
+    for q in questions:
+        if not q.solution:
+            raise LessonFormatError(f"{path.name}: question {q.name} has no solution cell")
+        if not q.checks:
+            raise LessonFormatError(f"{path.name}: question {q.name} has no public check")
+        if not q.wrong:
+            raise LessonFormatError(f"{path.name}: question {q.name} records no wrong answer")
+    return Lesson(path=path, notebook=nb, questions=questions)
+
+
+def student_source(solution: str) -> str:
+    """The solution cell as otter's master format wants it: solution block without prompt, then the stub."""
+    out = []
+    for line in solution.splitlines():
+        if line.strip() == "# BEGIN SOLUTION":
+            out.append(line.replace("# BEGIN SOLUTION", "# BEGIN SOLUTION NO PROMPT"))
+            continue
+        m = HINT_RE.match(line)
+        if m:
+            indent, text = m["indent"], m["text"]
+            out += [
+                f'{indent}""" # BEGIN PROMPT',
+                f"{indent}raise NotImplementedError({'Hint: ' + text!r})",
+                f'{indent}""" # END PROMPT',
+            ]
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def solution_source(solution: str) -> str:
+    """The solution cell as published: markers and hint removed."""
+    keep = []
+    for line in solution.splitlines():
+        s = line.strip()
+        if s in ("# BEGIN SOLUTION", "# END SOLUTION") or HINT_RE.match(line):
+            continue
+        keep.append(line)
+    return "\n".join(keep)
