@@ -1,0 +1,120 @@
+"""The ``mlmc-course`` command line: doctor, build, run, data, grade."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _root(args) -> Path:
+    from mlmc_course.course import find_root
+
+    return find_root(Path(args.root) if args.root else None)
+
+
+def cmd_doctor(args) -> int:
+    from mlmc_course.doctor import doctor
+
+    return doctor(_root_or_none(args))
+
+
+def _root_or_none(args) -> Path | None:
+    try:
+        return _root(args)
+    except FileNotFoundError:
+        return None
+
+
+def cmd_build(args) -> int:
+    from mlmc_course.grading.build import build_all
+
+    root = _root(args)
+    paths = build_all(root, check=args.check, only=args.only or None)
+    if args.check:
+        if paths:
+            print("out of date (run `mlmc-course build`):\n  " + "\n  ".join(paths))
+            return 1
+        print("all generated notebooks match their sources")
+        return 0
+    print(f"wrote {len(paths)} files")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from mlmc_course.runner import run_lessons
+
+    report = run_lessons(_root(args), mode=args.mode, only=args.only or None, out=args.out, timeout=args.timeout)
+    return 0 if report.ok else 1
+
+
+def cmd_data(args) -> int:
+    if args.data_command == "generate":
+        from mlmc_course.data.jets import generate_command
+
+        return generate_command(args)
+    from mlmc_course.data.store import data_command
+
+    return data_command(args)
+
+
+def cmd_grade(args) -> int:
+    from mlmc_course.grading.grade import grade_command
+
+    return grade_command(Path(args.path), root=_root_or_none(args), mode=args.mode, timeout=args.timeout)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlmc-course", description="Machine learning for Monte Carlo event generators: the course's tools."
+    )
+    parser.add_argument("--root", help="the course folder (default: found from the current directory)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("doctor", help="versions, CPU/GPU, data checksums, writable cache")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("build", help="generate notebooks/, solutions/ and autograder/ from lessons/")
+    p.add_argument("only", nargs="*", help="lesson numbers or names (default: all)")
+    p.add_argument("--check", action="store_true", help="write nothing; fail if a generated file is stale")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("run", help="execute every solution notebook; report wall time and peak memory")
+    p.add_argument("only", nargs="*", help="lesson numbers or names (default: all)")
+    p.add_argument("--mode", choices=["ci", "lecture", "full"], default="lecture")
+    p.add_argument("--out", default="reports", help="folder for run-<mode>.md and run-<mode>.json")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("data", help="list or verify the shipped data, or generate more")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    dsub.add_parser("list", help="the datasets, their files and sizes")
+    dsub.add_parser("verify", help="check every shipped file against its sha256")
+    g = dsub.add_parser("generate", help="generate more data with the real generators (e.g. top jets)")
+    g.add_argument("dataset", choices=["top"], help="top: top-tagging jets from Pythia 8 + fastjet")
+    g.add_argument("--n", type=int, required=True, help="number of jets per class")
+    g.add_argument("--seed", type=int, default=1, help="random seed")
+    g.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    g.add_argument("--out", default=None, help="output file (default: in the cache folder)")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("grade", help="score a student notebook with the autograder (hidden tests included)")
+    p.add_argument("path", help="the student's .ipynb")
+    p.add_argument("--mode", choices=["ci", "lecture", "full"], default="ci")
+    p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
+    p.set_defaults(func=cmd_grade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"mlmc-course: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Shared fixtures: the repository root and the ci run mode for everything the tests execute."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("MLMC_COURSE_MODE", "ci")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tensorflow-probability needs Keras 2 (tf-keras)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
