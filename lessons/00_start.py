@@ -95,6 +95,7 @@ print("CUDA available:", torch.cuda.is_available(), "| CPU threads:", torch.get_
 # **Exercise 1.** Write `invariant_mass(p1, p2)`: both arguments are arrays of shape `(n, 4)` holding
 # $(E, p_x, p_y, p_z)$ in GeV; return the invariant mass of each pair, shape `(n,)`.
 
+
 # %% tags=["solution"]
 def invariant_mass(p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
     """Invariant mass (GeV) of pairs of four-momenta, each of shape (n, 4) = (E, px, py, pz)."""
@@ -147,6 +148,7 @@ checks.invariant_mass(invariant_mass, seed=101)
 # **Exercise 2.** Write `mc_integral(f, n, rng)`: draw `n` uniform points in $[0, 1]$ **from the generator
 # `rng`** (so that results are reproducible), and return the tuple `(estimate, error)`.
 
+
 # %% tags=["solution"]
 def mc_integral(f, n: int, rng: np.random.Generator) -> tuple[float, float]:
     """Monte Carlo estimate of the integral of f over [0, 1] and its standard error."""
@@ -167,7 +169,7 @@ def mc_integral(f, n, rng):
 # %% tags=["wrong"]
 # WRONG: ignores the generator it is given and uses the global NumPy state
 def mc_integral(f, n, rng):
-    values = f(np.random.uniform(0.0, 1.0, n))
+    values = f(np.random.uniform(0.0, 1.0, n))  # noqa: NPY002  (the mistake this answer records)
     return float(values.mean()), float(values.std() / np.sqrt(n))
 
 
@@ -188,6 +190,7 @@ checks.mc_integral(mc_integral, seed=202)
 # %% [markdown] tags=["question"] name="sample_lifetime" points=1
 # **Exercise 3.** Write `sample_lifetime(n, tau, rng)`: return `n` decay times drawn from $p(t)$ by inverting
 # the CDF, using uniform numbers from `rng`.
+
 
 # %% tags=["solution"]
 def sample_lifetime(n: int, tau: float, rng: np.random.Generator) -> np.ndarray:
@@ -231,7 +234,8 @@ ax.plot(t, np.exp(-t / 1.5) / 1.5, "--", label=r"$p(t) = e^{-t/\tau}/\tau$, $\ta
 ax.set_xlabel("decay time $t$ [ns]")
 ax.set_ylabel("probability density [1/ns]")
 ax.set_yscale("log")
-ax.legend();
+ax.legend()
+plt.show()
 
 # %% [markdown]
 # ## The course map

@@ -1,0 +1,467 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Classification and the likelihood ratio
+#
+# Telling signal from background is the oldest machine-learning task in particle physics. This lesson shows
+# that a classifier trained with the binary cross-entropy learns something precise, the **likelihood ratio**,
+# the quantity that the Neyman-Pearson lemma says is the best possible test statistic. We check it on a toy
+# whose exact likelihood ratio we know.
+#
+# **You will**
+# - derive the binary cross-entropy from the Kullback-Leibler divergence;
+# - turn a classifier output $s(x)$ into the likelihood ratio $p(x|S)/p(x|B)$, with unequal class sizes too;
+# - compare a trained network's $s/(1-s)$ with the exact ratio, in a plot and a check;
+# - draw ROC curves, compute the AUC, and judge whether a classifier is calibrated.
+#
+# **Prerequisites:** lesson 01 (losses, the training loop).
+# **Time:** about 75 minutes.
+# **Sources:** the ML4HEP lecture "Modern ML methods in HEP" (classification loss from KL, Neyman-Pearson, top
+# tagging) and the HSF lecture "Machine learning: simulation and data" (the minimum of the weighted BCE).
+# Papers: J. Neyman and E. S. Pearson, Phil. Trans. R. Soc. A 231 (1933) 289; K. Cranmer, J. Pavez, G. Louppe,
+# *Approximating likelihood ratios with calibrated discriminative classifiers*,
+# [arXiv:1506.02169](https://arxiv.org/abs/1506.02169).
+
+# %% tags=["parameters"]
+MODE = "lecture"
+
+# %% tags=["setup"]
+import numpy as np
+import torch
+
+import mlmc_course
+from mlmc_course.checks import l02_classification as checks
+from mlmc_course.training import fit, mlp, to_tensors
+
+cfg = mlmc_course.setup(MODE)
+
+# %% [markdown]
+# ## The loss: binary cross-entropy from KL
+#
+# A classifier outputs $p_\omega(j|x)$, the probability that event $x$ belongs to class $j \in \{S, B\}$. We want
+# it close to the true class probabilities $p(j|x)$. The Kullback-Leibler divergence measures the distance
+# between distributions,
+# $$ D_\mathrm{KL}(p\,\|\,p_\omega) = \sum_j p(j|x) \log\frac{p(j|x)}{p_\omega(j|x)}
+#    = -\sum_j p(j|x)\log p_\omega(j|x) + \text{const}. $$
+# Averaged over the training events, each of which has a known label $y \in \{0, 1\}$ (so $p(S|x)$ is $y$), and
+# with $s = p_\omega(S|x)$, $p_\omega(B|x) = 1 - s$, this is the **binary cross-entropy**
+# $$ \mathcal L_\mathrm{BCE} = -\frac1N\sum_{i=1}^N \left[y_i \log s_i + (1 - y_i)\log(1 - s_i)\right]. $$
+# The network itself outputs an unbounded number, the *logit* $z$; $s = \sigma(z) = 1/(1 + e^{-z})$.
+
+# %% [markdown] tags=["question"] name="bce_loss" points=2
+# **Exercise 1.** Write `bce_loss(logits, labels)`: torch tensors of shape `(n,)` (labels 0 or 1). Return the
+# mean binary cross-entropy as a scalar tensor, with $s = \sigma(z)$. (For numerical stability you may use
+# `torch.nn.functional.logsigmoid`, since $\log(1 - \sigma(z)) = \log\sigma(-z)$.)
+
+
+# %% tags=["solution"]
+def bce_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy of logits (n,) against labels (n,) in {0, 1}."""
+    # BEGIN SOLUTION
+    log_s = torch.nn.functional.logsigmoid(logits)
+    log_one_minus_s = torch.nn.functional.logsigmoid(-logits)
+    return -torch.mean(labels * log_s + (1 - labels) * log_one_minus_s)
+    # END SOLUTION
+    # HINT: s = sigmoid(logits); the loss is -mean(y log s + (1 - y) log(1 - s)).
+
+
+# %% tags=["wrong"]
+# WRONG: forgets the sigmoid and takes the log of the raw logits
+def bce_loss(logits, labels):
+    return -torch.mean(labels * torch.log(logits) + (1 - labels) * torch.log(1 - logits))
+
+
+# %% tags=["wrong"]
+# WRONG: sign error, returns the log-likelihood instead of its negative
+def bce_loss(logits, labels):
+    s = torch.sigmoid(logits)
+    return torch.mean(labels * torch.log(s) + (1 - labels) * torch.log(1 - s))
+
+
+# %% tags=["check"]
+checks.bce_loss(bce_loss)
+
+# %% tags=["check", "hidden"]
+checks.bce_loss(bce_loss, seed=101)
+
+# %% [markdown]
+# ## A toy with a known answer
+#
+# `mlmc_course.data.toys.ResonanceToy` mimics a resonance search: signal is a Gaussian peak in an invariant
+# mass $m$ (91 GeV, width 8 GeV) with the $1 + \cos^2\theta$ angular distribution of a spin-1 boson decaying to
+# fermions; background falls exponentially in $m$ and is flat in $\cos\theta$. Both densities are known, so the
+# exact likelihood ratio $r(x) = p(x|S)/p(x|B)$ is `toy.likelihood_ratio(x)`.
+
+# %%
+import matplotlib.pyplot as plt
+
+from mlmc_course.data.toys import ResonanceToy
+
+toy = ResonanceToy()
+n_per_class = cfg.pick(ci=3_000, lecture=20_000, full=200_000)
+x, y = toy.sample(n_per_class, n_per_class, seed=cfg.seed)
+
+fig, (ax_m, ax_c) = plt.subplots(1, 2, figsize=(11, 4))
+for label, name in ((1, "signal"), (0, "background")):
+    ax_m.hist(x[y == label, 0], bins=60, range=(60, 140), histtype="step", density=True, label=name)
+    ax_c.hist(x[y == label, 1], bins=40, range=(-1, 1), histtype="step", density=True, label=name)
+ax_m.set_xlabel("invariant mass $m$ [GeV]")
+ax_m.set_ylabel("probability density [1/GeV]")
+ax_c.set_xlabel(r"$\cos\theta$")
+ax_c.set_ylabel("probability density")
+ax_m.legend()
+plt.show()
+
+# %% [markdown]
+# ## Neyman-Pearson, and what the classifier learns
+#
+# To separate two simple hypotheses, the **Neyman-Pearson lemma** says that no test has more power at a given
+# false-positive rate than a cut on the likelihood ratio $r(x)$. Any monotonic function of $r$ is equally good.
+#
+# What does minimising the BCE give? With $N_S$ signal and $N_B$ background training events, the loss at a point
+# $x$ is $-[N_S p(x|S)\log s + N_B p(x|B)\log(1-s)]$, minimised by
+# $$ s^*(x) = \frac{N_S\,p(x|S)}{N_S\,p(x|S) + N_B\,p(x|B)}
+#    \quad\Longrightarrow\quad \frac{s^*}{1 - s^*} = \frac{N_S}{N_B}\,\frac{p(x|S)}{p(x|B)} . $$
+# A well-trained classifier is a monotonic function of the likelihood ratio (so it is optimal), and
+# $s/(1-s)$, corrected for the class sizes, *is* the likelihood ratio. This is the basis of classifier-based
+# reweighting (lesson 13), DCTR (lesson 14) and simulation-based inference (lesson 16).
+
+# %% [markdown] tags=["question"] name="likelihood_ratio" points=2
+# **Exercise 2.** Write `likelihood_ratio(s, n_sig, n_bkg)`: `s` is an array of classifier outputs from a
+# classifier trained on `n_sig` signal and `n_bkg` background events; return the estimate of $p(x|S)/p(x|B)$.
+
+
+# %% tags=["solution"]
+def likelihood_ratio(s: np.ndarray, n_sig: int, n_bkg: int) -> np.ndarray:
+    """p(x|S)/p(x|B) from classifier outputs s in (0, 1)."""
+    # BEGIN SOLUTION
+    return s / (1.0 - s) * (n_bkg / n_sig)
+    # END SOLUTION
+    # HINT: s/(1 - s) equals (n_sig/n_bkg) times the likelihood ratio.
+
+
+# %% tags=["wrong"]
+# WRONG: upside down, (1 - s)/s is the background-over-signal ratio
+def likelihood_ratio(s, n_sig, n_bkg):
+    return (1.0 - s) / s * (n_sig / n_bkg)
+
+
+# %% tags=["wrong"]
+# WRONG: ignores the class sizes, correct only for balanced training sets
+def likelihood_ratio(s, n_sig, n_bkg):
+    return s / (1.0 - s)
+
+
+# %% tags=["check"]
+checks.likelihood_ratio(likelihood_ratio)
+
+# %% tags=["check", "hidden"]
+checks.likelihood_ratio(likelihood_ratio, seed=202)
+
+# %% [markdown]
+# ## Training a classifier and checking its ratio
+#
+# A small network on the two features, trained with the BCE (PyTorch's
+# `binary_cross_entropy_with_logits`, the stable form of your Exercise 1). Inputs are standardised with the
+# training set's statistics, as in lesson 01.
+
+# %% [markdown] tags=["question"] name="train_ratio_classifier" points=3
+# **Exercise 3.** Write `train_ratio_classifier(x, y, seed)`: `x` of shape `(n, 2)` (mass in GeV, $\cos\theta$),
+# `y` labels of shape `(n,)`. Train a classifier with `mlmc_course.training.fit` (or any other way) and return a
+# function `predict(x_new) -> s` giving $s \in (0, 1)$ for an array of shape `(m, 2)`. The check trains it on
+# 6000 events and compares $s/(1-s)$ with the exact likelihood ratio.
+
+
+# %% tags=["solution"]
+def train_ratio_classifier(x: np.ndarray, y: np.ndarray, seed: int):
+    """Train a BCE classifier on (n, 2) features; return predict(x) -> s in (0, 1)."""
+    # BEGIN SOLUTION
+    torch.manual_seed(seed)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    model = mlp(2, 1, hidden=(32, 32))
+
+    def loss(net, batch):
+        xb, yb = batch
+        return torch.nn.functional.binary_cross_entropy_with_logits(net(xb).squeeze(-1), yb)
+
+    fit(
+        model,
+        loss,
+        to_tensors((x - mean) / std, y.astype(np.float32)),
+        epochs=40,
+        batch_size=128,
+        lr=3e-3,
+        seed=seed,
+        progress=False,
+    )
+
+    def predict(x_new: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            logits = model(torch.as_tensor((x_new - mean) / std, dtype=torch.float32)).squeeze(-1)
+        return torch.sigmoid(logits).numpy()
+
+    return predict
+    # END SOLUTION
+    # HINT: standardise x, build mlp(2, 1), train with fit() on binary_cross_entropy_with_logits, then return
+    # a function that applies the same scaling, the network and a sigmoid.
+
+
+# %% tags=["wrong"]
+# WRONG: predict returns the raw logits, not probabilities (the sigmoid is missing)
+def train_ratio_classifier(x, y, seed):
+    torch.manual_seed(seed)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    model = mlp(2, 1, hidden=(32, 32))
+
+    def loss(net, batch):
+        xb, yb = batch
+        return torch.nn.functional.binary_cross_entropy_with_logits(net(xb).squeeze(-1), yb)
+
+    fit(
+        model,
+        loss,
+        to_tensors((x - mean) / std, y.astype(np.float32)),
+        epochs=40,
+        batch_size=128,
+        lr=3e-3,
+        seed=seed,
+        progress=False,
+    )
+    return lambda x_new: model(torch.as_tensor((x_new - mean) / std, dtype=torch.float32)).squeeze(-1).detach().numpy()
+
+
+# %% tags=["wrong"]
+# WRONG: trained on shuffled labels (a bookkeeping slip that decouples x from y)
+def train_ratio_classifier(x, y, seed):
+    torch.manual_seed(seed)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    model = mlp(2, 1, hidden=(32, 32))
+    y_shuffled = np.random.default_rng(seed).permutation(y)
+
+    def loss(net, batch):
+        xb, yb = batch
+        return torch.nn.functional.binary_cross_entropy_with_logits(net(xb).squeeze(-1), yb)
+
+    fit(
+        model,
+        loss,
+        to_tensors((x - mean) / std, y_shuffled.astype(np.float32)),
+        epochs=40,
+        batch_size=128,
+        lr=3e-3,
+        seed=seed,
+        progress=False,
+    )
+    return lambda x_new: (
+        torch.sigmoid(model(torch.as_tensor((x_new - mean) / std, dtype=torch.float32))).squeeze(-1).detach().numpy()
+    )
+
+
+# %% tags=["check"]
+checks.train_ratio_classifier(train_ratio_classifier)
+
+# %% tags=["check", "hidden"]
+checks.train_ratio_classifier(train_ratio_classifier, seed=303)
+
+# %% [markdown]
+# Now the lesson's own classifier, trained on the full sample with a validation split, and its $s/(1-s)$
+# against the exact ratio on independent test events.
+
+# %%
+from mlmc_course.plotting import loss_plot
+
+rng = np.random.default_rng(cfg.seed)
+order = rng.permutation(len(y))
+n_train = int(0.8 * len(y))
+tr, va = order[:n_train], order[n_train:]
+mean, std = x[tr].mean(axis=0), x[tr].std(axis=0)
+
+
+def bce_logits(net, batch):
+    xb, yb = batch
+    return torch.nn.functional.binary_cross_entropy_with_logits(net(xb).squeeze(-1), yb)
+
+
+torch.manual_seed(cfg.seed)
+classifier = mlp(2, 1, hidden=(64, 64))
+history = fit(
+    classifier,
+    bce_logits,
+    to_tensors((x[tr] - mean) / std, y[tr].astype(np.float32)),
+    val=to_tensors((x[va] - mean) / std, y[va].astype(np.float32)),
+    epochs=cfg.pick(ci=15, lecture=40, full=100),
+    batch_size=256,
+    lr=2e-3,
+    seed=cfg.seed,
+)
+
+
+def classify(x_new: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return torch.sigmoid(classifier(torch.as_tensor((x_new - mean) / std, dtype=torch.float32))).squeeze(-1).numpy()
+
+
+loss_plot(history.as_dict(), log=False, ylabel="binary cross-entropy")
+plt.show()
+
+# %%
+x_test, y_test = toy.sample(n_per_class // 2, n_per_class // 2, seed=cfg.seed + 1)
+s_test = np.clip(classify(x_test), 1e-6, 1 - 1e-6)
+r_net = s_test / (1 - s_test)  # balanced classes: no prior factor
+r_exact = toy.likelihood_ratio(x_test)
+
+fig, (ax_s, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
+ax_s.loglog(r_exact, r_net, ".", ms=1.5, alpha=0.3)
+lims = [1e-3, 1e3]
+ax_s.plot(lims, lims, "k--", lw=1, label="perfect")
+ax_s.set_xlim(lims)
+ax_s.set_ylim(lims)
+ax_s.set_xlabel(r"exact ratio $p(x|S)/p(x|B)$")
+ax_s.set_ylabel(r"network $s/(1-s)$")
+ax_s.legend()
+masses = np.linspace(61, 139, 300)
+for cos_theta in (0.0, 0.9):
+    xs = np.column_stack([masses, np.full_like(masses, cos_theta)]).astype(np.float32)
+    s_line = classify(xs)
+    line = ax_m.semilogy(masses, toy.likelihood_ratio(xs), "--", lw=1)[0]
+    ax_m.semilogy(masses, s_line / (1 - s_line), color=line.get_color(), label=rf"$\cos\theta = {cos_theta}$")
+ax_m.set_xlabel("invariant mass $m$ [GeV]")
+ax_m.set_ylabel("likelihood ratio (dashed: exact)")
+ax_m.legend()
+plt.show()
+
+bulk = (r_exact > 0.05) & (r_exact < 20)
+print(f"median |log r_net - log r_exact| in the bulk: {np.median(np.abs(np.log(r_net / r_exact))[bulk]):.3f}")
+
+# %% [markdown]
+# The network follows the exact ratio over orders of magnitude where it has training data; in the far tails
+# (very high or very low mass) it has few events and the ratio is extrapolated, which is where learned ratios
+# go wrong first. Lesson 13 returns to this: weights are only as good as the classifier's coverage.
+#
+# ## ROC curves and the AUC
+#
+# A cut $s > c$ keeps a fraction $\epsilon_S(c)$ of signal and $\epsilon_B(c)$ of background. The **ROC
+# curve** traces $(\epsilon_S, \epsilon_B)$ as $c$ varies. Its area, the **AUC**, is the probability that a
+# randomly chosen signal event scores higher than a randomly chosen background event (ties count one half);
+# particle physicists often quote the background rejection $1/\epsilon_B$ at a fixed signal efficiency instead,
+# e.g. $R_{30}$ at $\epsilon_S = 0.3$ (lesson 04).
+
+# %% [markdown] tags=["question"] name="auc" points=2
+# **Exercise 4.** Write `auc(scores, labels)` without scikit-learn: the fraction of (signal, background) pairs in
+# which the signal scores higher, counting ties as one half. (Arrays of shape `(n,)`; a double loop is fine for a
+# few thousand events, `np.searchsorted` or ranks are faster.)
+
+
+# %% tags=["solution"]
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve: P(s_signal > s_background) + P(tie) / 2."""
+    # BEGIN SOLUTION
+    sig = np.sort(scores[labels == 1])
+    bkg = np.sort(scores[labels == 0])
+    below = np.searchsorted(bkg, sig, side="left")  # background strictly below each signal score
+    not_above = np.searchsorted(bkg, sig, side="right")  # background below or tied
+    return float(np.sum(below + not_above) / (2.0 * len(sig) * len(bkg)))
+    # END SOLUTION
+    # HINT: compare every signal score with every background score: count 1 for greater, 1/2 for equal.
+
+
+# %% tags=["wrong"]
+# WRONG: classes swapped, gives 1 - AUC
+def auc(scores, labels):
+    sig, bkg = scores[labels == 0], scores[labels == 1]
+    return float(np.mean((sig[:, None] > bkg[None, :]) + 0.5 * (sig[:, None] == bkg[None, :])))
+
+
+# %% tags=["wrong"]
+# WRONG: ignores ties
+def auc(scores, labels):
+    sig, bkg = scores[labels == 1], scores[labels == 0]
+    return float(np.mean(sig[:, None] > bkg[None, :]))
+
+
+# %% tags=["check"]
+checks.auc(auc)
+
+# %% tags=["check", "hidden"]
+checks.auc(auc, seed=404)
+
+# %% [markdown]
+# The package's `mlmc_course.metrics` (built on scikit-learn) computes ROC curves, AUCs and rejections; we compare
+# three taggers: the exact likelihood ratio (the Neyman-Pearson optimum), the network, and a simple mass window
+# $|m - 91\,\mathrm{GeV}| < \Delta$ scanned in $\Delta$.
+
+# %%
+from mlmc_course.metrics import auc as metric_auc
+from mlmc_course.metrics import rejection_at, roc_curve
+from mlmc_course.plotting import roc_plot
+
+taggers = {
+    "exact likelihood ratio": r_exact,
+    "network": s_test,
+    "mass window": -np.abs(x_test[:, 0] - 91.0),
+}
+curves = {}
+for name, score in taggers.items():
+    eff_s, eff_b, _ = roc_curve(score, y_test)
+    curves[f"{name}: AUC {metric_auc(score, y_test):.4f}, R30 {rejection_at(score, y_test, 0.3):.0f}"] = (eff_s, eff_b)
+roc_plot(curves)
+plt.show()
+
+# %% [markdown]
+# The network's ROC lies on top of the exact ratio's: it reached the Neyman-Pearson limit for this problem, while
+# the mass window throws away the angular information.
+#
+# ## Calibration
+#
+# The ROC curve is unchanged by any monotonic map of the score, so a classifier can be optimal for *cutting* and
+# still wrong as a *probability*. A classifier is **calibrated** when, among events with $s \approx 0.7$, 70% are
+# signal. Only a calibrated $s$ gives the right $s/(1-s)$. The reliability diagram bins events in $s$ and plots
+# the true signal fraction per bin; we compare our network with an over-confident version of it,
+# $\sigma(3z)$, which has exactly the same ROC curve.
+
+# %%
+from sklearn.calibration import calibration_curve
+
+logit = np.log(s_test / (1 - s_test))
+fig, ax = plt.subplots()
+for name, score in {"network": s_test, r"over-confident, $\sigma(3z)$": 1 / (1 + np.exp(-3 * logit))}.items():
+    frac, mean_s = calibration_curve(y_test, score, n_bins=15)
+    ax.plot(mean_s, frac, "o-", ms=3, label=f"{name} (AUC {metric_auc(score, y_test):.4f})")
+ax.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
+ax.set_xlabel("mean classifier output $s$ in bin")
+ax.set_ylabel("fraction of signal events in bin")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Same AUC, different calibration: the over-confident scores would give likelihood ratios that are the true ones
+# cubed. Calibration can be restored afterwards (e.g. by histogramming $s$ for each class, as CARL does,
+# [arXiv:1506.02169](https://arxiv.org/abs/1506.02169)); a network trained to convergence with the BCE on enough
+# data is calibrated by construction, as the plot shows.
+#
+# ## Summary
+#
+# - The binary cross-entropy is the KL divergence between true and predicted class probabilities; compute it from
+#   logits for stability.
+# - The BCE minimiser satisfies $s/(1-s) = (N_S/N_B)\,p(x|S)/p(x|B)$: a trained classifier estimates the
+#   likelihood ratio, the Neyman-Pearson-optimal statistic.
+# - ROC curves and AUCs judge ranking; calibration judges probabilities. Reweighting and inference need both.
+#
+# ## Further reading
+#
+# - K. Cranmer, J. Pavez, G. Louppe, *Approximating likelihood ratios with calibrated discriminative classifiers*,
+#   [arXiv:1506.02169](https://arxiv.org/abs/1506.02169).
+# - G. Kasieczka, T. Plehn et al., *The machine learning landscape of top taggers*,
+#   [arXiv:1902.09914](https://arxiv.org/abs/1902.09914).
+# - C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, *On calibration of modern neural networks*,
+#   [arXiv:1706.04599](https://arxiv.org/abs/1706.04599).
+# - A. Andreassen, B. Nachman, *Neural networks for full phase-space reweighting and parameter tuning*
+#   (DCTR), [arXiv:1907.08209](https://arxiv.org/abs/1907.08209).
