@@ -101,13 +101,19 @@ def setup(mode: str | None = None, seed: int = DEFAULT_SEED, *, quiet: bool = Fa
     """Prepare a lesson: check the mode, seed everything, pick the device and apply the plot style.
 
     Args:
-        mode: the value of ``MODE`` from the parameters cell; ``None`` reads ``MLMC_COURSE_MODE``.
+        mode: the value of ``MODE`` from the parameters cell. The environment variable ``MLMC_COURSE_MODE``, when
+            set, wins over it; with neither, the mode is ``"lecture"``.
         seed: master seed for the lesson.
         quiet: do not print the one-line summary.
     """
     from mlmc_course.plotting import use_style
 
-    cfg = RunConfig(mode=check_mode(mode) if mode is not None else default_mode(), seed=seed, device=device())
+    env = os.environ.get(ENV_MODE)
+    if env is not None:  # the environment wins, so that CI, Binder or a lecturer can set every notebook at once
+        chosen = check_mode(env)
+    else:
+        chosen = check_mode(mode) if mode is not None else "lecture"
+    cfg = RunConfig(mode=chosen, seed=seed, device=device())
     seed_everything(seed)
     use_style()
     if not quiet:

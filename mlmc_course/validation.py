@@ -34,7 +34,9 @@ def as_array(
         x = x.detach().cpu().numpy()
     try:
         arr = np.asarray(x)
-    except (TypeError, ValueError) as err:
+    except ValueError as err:
+        raise ValueError(f"{name} could not be made into an array ({err}); ragged lists? pad them first") from err
+    except TypeError as err:
         raise TypeError(f"{name} must be array-like, got {type(x).__name__}") from err
     if arr.dtype == object:
         raise TypeError(f"{name} must hold numbers, got an object array (ragged lists?); pad it first")

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MLMC_COURSE_MODE", "ci")
@@ -16,3 +17,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tensorflow-probability need
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+# Tests train many tiny networks, often side by side (pytest -n): one intra-op thread each avoids oversubscription.
+torch.set_num_threads(1)
