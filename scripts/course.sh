@@ -57,10 +57,9 @@ run_tests() {
   ruff format --check mlmc_course tests lessons benchmarks scripts
   echo "== unit tests, build sync, graded checks against recorded wrong answers, student notebooks, grading"
   python -m pytest tests -q -p no:cacheprovider
-  echo "== every solution notebook under nbval (ci mode)"
-  python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-sanitize-with nbval-sanitize.cfg solutions/
-  echo "== run report (ci mode)"
-  mlmc-course run --mode ci --out _build/reports
+  echo "== every solution notebook under nbval (ci mode), with the run report (time and peak memory per lesson)"
+  python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-sanitize-with nbval-sanitize.cfg \
+    -p mlmc_course.pytest_run_report --run-report _build/reports solutions/
 }
 
 case "${1:-}" in
