@@ -14,9 +14,7 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
-import psutil
-
-from mlmc_course.runner import BUDGETS, LessonRun, RunReport, machine_description
+from mlmc_course.runner import BUDGETS, LessonRun, RunReport, children_rss, machine_description
 
 
 def pytest_addoption(parser) -> None:
@@ -36,14 +34,8 @@ class _Recorder:
         self._thread.start()
 
     def _sample(self) -> None:
-        me = psutil.Process()
         while not self._stop.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    pass
+            total = children_rss()
             if self.current is not None:
                 self.peak[self.current] = max(self.peak.get(self.current, 0), total)
             self._stop.wait(0.05)

@@ -63,6 +63,17 @@ class RunReport:
         return "\n".join(lines) + "\n"
 
 
+def children_rss() -> int:
+    """Summed resident set size (bytes) of this process's children, e.g. a notebook's kernel."""
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:  # the child ended while we looked
+            pass
+    return total
+
+
 class _PeakMemory:
     """Samples the summed RSS of this process's children (the kernel) in a background thread."""
 
@@ -71,15 +82,8 @@ class _PeakMemory:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        me = psutil.Process()
         while not self._stop.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
+            self.peak = max(self.peak, children_rss())
             self._stop.wait(self.interval)
 
     def __enter__(self):
