@@ -1,0 +1,289 @@
+"""DCTR benchmark: fit Pythia 8 parameters of e+e- -> Z -> hadrons with a parameterised classifier.
+
+For every repeat r a classifier is trained on its own samples (Monash events and a scan over all three
+parameters) and then fits, for each configuration (each parameter alone, all three together), its own independent
+target sample. The table gives the mean and standard deviation of the fitted values over the repeats (the per-fit
+uncertainty, as the DCTR paper quotes it), the error of the mean (std / sqrt(R)), the mean statistical error from
+the curvature of the likelihood, and wall times. Validation: events generated at the mean fitted values are compared
+with an independent target sample in multiplicity, kaons, thrust and hemisphere masses (chi2 / ndf), next to the
+same comparison for Monash events (which shows how sensitive each observable is).
+
+Stages (each reads what the previous ones left in the cache):
+    generate   Pythia only: training, target and normalisation samples
+    fit        torch: train the classifiers and fit every target; writes <cache>/dctr_benchmark/<scale>.json
+    validate   Pythia only: samples at the mean fitted values
+    report     the markdown table (stdout, and --out)
+    all        the four in order (the default)
+
+Usage:
+    python benchmarks/dctr.py all --scale tiny       # a smoke test of the script (a minute or two)
+    python benchmarks/dctr.py all --scale small      # 2 CPU cores
+    python benchmarks/dctr.py all --scale full       # many cores and a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mlmc_course.data import pythia as P
+
+SCALES: dict[str, dict] = {
+    "tiny": dict(
+        n_train=2_000,
+        n_target=1_000,
+        n_norm=1_000,
+        n_valid=1_000,
+        repeats=2,
+        events_per_point=250,
+        epochs=2,
+        batch_size=256,
+        phi=(16,),
+        latent=8,
+        head=(16,),
+    ),
+    "small": dict(
+        n_train=40_000,
+        n_target=20_000,
+        n_norm=20_000,
+        n_valid=20_000,
+        repeats=3,
+        events_per_point=500,
+        epochs=8,
+        batch_size=512,
+        phi=(32, 32),
+        latent=16,
+        head=(64, 64),
+    ),
+    "full": dict(
+        n_train=150_000,
+        n_target=30_000,
+        n_norm=30_000,
+        n_valid=40_000,
+        repeats=4,
+        events_per_point=1000,
+        epochs=20,
+        batch_size=1024,
+        phi=(64, 64, 64),
+        latent=64,
+        head=(128, 128),
+    ),
+}
+CONFIGS: dict[str, dict[str, float]] = {
+    "alpha_s alone": {"TimeShower:alphaSvalue": 0.16},
+    "a_lund alone": {"StringZ:aLund": 0.80},
+    "prob_s_to_ud alone": {"StringFlav:probStoUD": 0.275},
+    "all three": {"TimeShower:alphaSvalue": 0.17, "StringZ:aLund": 0.75, "StringFlav:probStoUD": 0.14},
+}
+# DCTR paper (arXiv:1907.08209): single-parameter fits as quoted in the course's issue 7, and its Table II
+# (blinded simultaneous fit, mean ± std over 20 runs) as quoted in the MCnet lecture the course draws on.
+PAPER: dict[str, dict[str, str]] = {
+    "alpha_s alone": {"TimeShower:alphaSvalue": "0.1588"},
+    "a_lund alone": {"StringZ:aLund": "0.7969"},
+    "prob_s_to_ud alone": {"StringFlav:probStoUD": "0.2693"},
+    "all three": {
+        "TimeShower:alphaSvalue": "0.1707 ± 0.0022",
+        "StringZ:aLund": "0.7425 ± 0.0453",
+        "StringFlav:probStoUD": "0.1422 ± 0.0065",
+    },
+}
+OBS_BINS = {
+    "n_charged": np.arange(3, 50, 2.0),
+    "n_kaons": np.arange(-0.5, 10.5, 1.0),
+    "thrust": np.linspace(0.7, 1.0, 31),
+    "heavy_jet_mass": np.linspace(0, 40, 41),
+    "light_jet_mass": np.linspace(0, 25, 26),
+}
+
+
+def seeds(r: int, c: int = 0) -> dict[str, int]:
+    """Independent seeds for repeat r (and configuration c)."""
+    return {"nominal": 1000 + r, "scan": 2000 + r, "target": 3000 + 10 * r + c, "norm": 4000 + r}
+
+
+def results_path(scale: str) -> Path:
+    from mlmc_course.data.store import cache_dir
+
+    return cache_dir() / "dctr_benchmark" / f"{scale}.json"
+
+
+def stage_generate(cfg: dict, workers: int | None) -> float:
+    start = time.perf_counter()
+    for r in range(cfg["repeats"]):
+        s = seeds(r)
+        P.generate(None, cfg["n_train"], seed=s["nominal"], n_workers=workers)
+        P.generate_scan(cfg["n_train"], events_per_point=cfg["events_per_point"], seed=s["scan"], n_workers=workers)
+        P.generate(None, cfg["n_norm"], seed=s["norm"], n_workers=workers)
+        for c, target in enumerate(CONFIGS.values()):
+            P.generate(target, cfg["n_target"], seed=seeds(r, c)["target"], n_workers=workers)
+    return time.perf_counter() - start
+
+
+def stage_fit(cfg: dict, scale: str, gen_time: float | None) -> dict:
+    import torch
+
+    from mlmc_course import dctr
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    names = P.PARAMETERS
+    nominal = [P.MONASH[k] for k in names]
+    low, high = [P.RANGES[k][0] for k in names], [P.RANGES[k][1] for k in names]
+    out: dict = {"scale": scale, "config": cfg, "device": device, "fits": {c: [] for c in CONFIGS}, "train": []}
+    for r in range(cfg["repeats"]):
+        s = seeds(r)
+        nom = P.generate(None, cfg["n_train"], seed=s["nominal"], progress=False)
+        scan = P.generate_scan(cfg["n_train"], events_per_point=cfg["events_per_point"], seed=s["scan"], progress=False)
+        x0, m0 = nom.cloud()
+        x1, m1 = scan.cloud()
+        start = time.perf_counter()
+        model = dctr.train(
+            x0,
+            m0,
+            x1,
+            m1,
+            scan.params,
+            names=names,
+            nominal_theta=nominal,
+            low=low,
+            high=high,
+            phi=cfg["phi"],
+            latent=cfg["latent"],
+            head=cfg["head"],
+            epochs=cfg["epochs"],
+            batch_size=cfg["batch_size"],
+            seed=r,
+            device=device,
+            progress=False,
+        )
+        train_time = time.perf_counter() - start
+        del x0, m0, x1, m1
+        out["train"].append(
+            {"seconds": train_time, "best_epoch": model.history.best_epoch, "val_loss": min(model.history.val)}
+        )
+        print(f"repeat {r}: trained in {train_time:.0f} s, validation losses {np.round(model.history.val, 5)}")
+        xn, mn = P.generate(None, cfg["n_norm"], seed=s["norm"], progress=False).cloud()
+        for c, (label, target) in enumerate(CONFIGS.items()):
+            xt, mt = P.generate(target, cfg["n_target"], seed=seeds(r, c)["target"], progress=False).cloud()
+            start = time.perf_counter()
+            fit = dctr.fit_parameters(model, xt, mt, xn, mn, free=[P.full_name(k) for k in target])
+            out["fits"][label].append(
+                {"values": fit.values.tolist(), "errors": fit.errors.tolist(), "seconds": time.perf_counter() - start}
+            )
+            print(f"repeat {r}, {label}: {fit}", flush=True)
+    out["generate_seconds"] = gen_time
+    path = results_path(scale)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1))
+    return out
+
+
+def mean_fits(results: dict) -> dict[str, dict[str, float]]:
+    """Configuration -> the mean fitted value of each free parameter."""
+    means = {}
+    for label, target in CONFIGS.items():
+        values = np.array([f["values"] for f in results["fits"][label]])
+        means[label] = {P.full_name(k): float(v) for k, v in zip(target, values.mean(0), strict=True)}
+    return means
+
+
+def stage_validate(cfg: dict, scale: str, workers: int | None) -> float:
+    results = json.loads(results_path(scale).read_text())
+    start = time.perf_counter()
+    for c, (label, point) in enumerate(mean_fits(results).items()):
+        P.generate(point, cfg["n_valid"], seed=5000 + c, n_workers=workers)
+        P.generate(CONFIGS[label], cfg["n_valid"], seed=6000 + c, n_workers=workers)
+    P.generate(None, cfg["n_valid"], seed=7000, n_workers=workers)
+    return time.perf_counter() - start
+
+
+def stage_report(cfg: dict, scale: str, valid_time: float | None) -> str:
+    from mlmc_course.reweight import compare_histograms
+
+    results = json.loads(results_path(scale).read_text())
+    repeats = cfg["repeats"]
+    lines = [
+        f"### DCTR fits, scale `{scale}`: {repeats} repeats, each with its own classifier and target sample",
+        "",
+        f"Training per repeat: {cfg['n_train']:,} Monash + {cfg['n_train']:,} scan events "
+        f"({cfg['events_per_point']} per parameter point), {cfg['epochs']} epochs (best validation epoch kept), "
+        f"PFN phi={cfg['phi']}, latent={cfg['latent']}, F={cfg['head']}; targets {cfg['n_target']:,} events, "
+        f"normalisation sample {cfg['n_norm']:,} Monash events. Device for training: {results['device']}.",
+        "",
+        "| configuration | parameter | truth | fit: mean ± std over repeats | error of the mean | "
+        "(mean - truth) / std | mean stat. error (Hessian) | DCTR paper |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, target in CONFIGS.items():
+        fits = results["fits"][label]
+        values = np.array([f["values"] for f in fits])
+        errors = np.array([f["errors"] for f in fits])
+        for k, (name, truth) in enumerate(target.items()):
+            mean, std = values[:, k].mean(), values[:, k].std(ddof=1)
+            pull = (mean - truth) / std
+            lines.append(
+                f"| {label} | `{name}` | {truth:.4f} | {mean:.4f} ± {std:.4f} | {std / np.sqrt(repeats):.4f} | "
+                f"{pull:+.2f} | {np.nanmean(errors[:, k]):.4f} | {PAPER[label][name]} |"
+            )
+    train = results["train"]
+    fit_seconds = [f["seconds"] for fits in results["fits"].values() for f in fits]
+    lines += [
+        "",
+        "Times (wall clock): "
+        + (f"generating all samples {results['generate_seconds']:.0f} s; " if results.get("generate_seconds") else "")
+        + f"training {np.mean([t['seconds'] for t in train]):.0f} s per classifier "
+        f"(best epochs {[t['best_epoch'] for t in train]}); fitting {np.mean(fit_seconds):.1f} s per fit"
+        + (f"; validation samples {valid_time:.0f} s." if valid_time else "."),
+        "",
+        f"### Validation: {cfg['n_valid']:,} events at the mean fitted values against an independent target sample",
+        "",
+        "| configuration | " + " | ".join(f"{o} chi2/ndf (Monash: chi2/ndf)" for o in OBS_BINS) + " |",
+        "|---|" + "---|" * len(OBS_BINS),
+    ]
+    monash = P.generate(None, cfg["n_valid"], seed=7000, progress=False)
+    for c, (label, point) in enumerate(mean_fits(results).items()):
+        fitted = P.generate(point, cfg["n_valid"], seed=5000 + c, progress=False)
+        target = P.generate(CONFIGS[label], cfg["n_valid"], seed=6000 + c, progress=False)
+        cells = []
+        for obs, bins in OBS_BINS.items():
+            a = compare_histograms(fitted.observables[obs], target.observables[obs], bins)
+            b = compare_histograms(monash.observables[obs], target.observables[obs], bins)
+            cells.append(f"{a.chi2:.0f}/{a.ndf} ({b.chi2:.0f}/{b.ndf})")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stage", nargs="?", default="all", choices=["generate", "fit", "validate", "report", "all"])
+    parser.add_argument("--scale", default="small", choices=sorted(SCALES))
+    parser.add_argument("--workers", type=int, default=None, help="Pythia processes (default: every core)")
+    parser.add_argument("--repeats", type=int, default=None, help="override the scale's number of repeats")
+    parser.add_argument("--out", help="also write the markdown table to this file")
+    args = parser.parse_args()
+    cfg = dict(SCALES[args.scale])
+    if args.repeats is not None:
+        cfg["repeats"] = args.repeats
+    print(f"# DCTR benchmark, scale {args.scale}, {platform.node()}, {platform.processor() or platform.machine()}")
+    gen_time = valid_time = None
+    if args.stage in ("generate", "all"):
+        gen_time = stage_generate(cfg, args.workers)
+        print(f"generated in {gen_time:.0f} s", flush=True)
+    if args.stage in ("fit", "all"):
+        stage_fit(cfg, args.scale, gen_time)
+    if args.stage in ("validate", "all"):
+        valid_time = stage_validate(cfg, args.scale, args.workers)
+        print(f"validation samples in {valid_time:.0f} s", flush=True)
+    if args.stage in ("report", "all"):
+        table = stage_report(cfg, args.scale, valid_time)
+        print(table)
+        if args.out:
+            Path(args.out).write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""Top taggers in PyTorch, one per jet representation, small enough to train on a laptop CPU.
+
+* :class:`DenseTagger`: a fully connected network on high-level features (standardised inside the model).
+* :class:`CNNTagger`: a convolutional network on jet images (arXiv:1701.08784, "DeepTop", scaled down).
+* :class:`ParticleFlowNetwork`: Deep Sets, f(sum_i Phi(p_i)), on point clouds (arXiv:1810.05165).
+* :class:`AttentionTagger`: a transformer encoder without positional encoding on point clouds (in the spirit of
+  ParT, arXiv:2202.03772, without its pairwise interaction features).
+
+Every tagger returns one logit per jet (``sigmoid(logit)`` is the top probability), is trained with
+:func:`train_tagger`, which calls the course's shared loop :func:`mlmc_course.training.fit` with the binary
+cross-entropy, and is evaluated with :func:`predict`. The point-cloud taggers are permutation invariant: they see
+the constituents as a set, so their output does not depend on the order of the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from mlmc_course.training import History, fit, mlp, to_tensors
+from mlmc_course.validation import as_array, binary_labels, positive_int
+
+
+class DenseTagger(nn.Module):
+    """A fully connected network on jet features.
+
+    Args:
+        mean, std: per-feature mean and standard deviation of the training inputs, shape ``(n_features,)``;
+            inputs are standardised with them inside the model, so it takes raw features (GeV and all).
+        hidden: widths of the hidden layers.
+    """
+
+    def __init__(self, mean, std, hidden: Sequence[int] = (64, 64)) -> None:
+        super().__init__()
+        mean = as_array(mean, "mean", ndim=1)
+        std = as_array(std, "std", shape=(len(mean),))
+        if np.any(std <= 0):
+            raise ValueError("std must be positive for every feature; drop constant features first")
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+        self.net = mlp(len(mean), 1, hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: features ``(batch, n_features)`` -> logits ``(batch,)``."""
+        return self.net((x - self.mean) / self.std).squeeze(-1)
+
+
+class CNNTagger(nn.Module):
+    """Two blocks of two 3x3 convolutions and a 2x2 max-pool, then a small dense head.
+
+    Args:
+        size: image side in pixels (divisible by 4).
+        channels: filters per convolution.
+        hidden: width of the dense layer.
+        scale: multiplies the input images (normalised images have pixels ~1e-3; ``size**2 / 10`` brings them
+            to order one).
+    """
+
+    def __init__(self, size: int = 40, channels: int = 8, hidden: int = 64, scale: float | None = None) -> None:
+        super().__init__()
+        size = positive_int(size, "size")
+        if size % 4:
+            raise ValueError(f"size must be divisible by 4 (two 2x2 pools), got {size}")
+        c = positive_int(channels, "channels")
+        self.scale = float(scale if scale is not None else size * size / 10)
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.head = mlp(c * (size // 4) ** 2, 1, (positive_int(hidden, "hidden"),))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``images``: ``(batch, size, size)`` -> logits ``(batch,)``."""
+        x = self.features(images.unsqueeze(1) * self.scale)
+        return self.head(x.flatten(1)).squeeze(-1)
+
+
+class _Standardise(nn.Module):
+    """``(x - mean) / std`` with fixed per-feature statistics (buffers, saved with the model); identity if ``None``."""
+
+    def __init__(self, n_features: int, mean=None, std=None) -> None:
+        super().__init__()
+        mean = np.zeros(n_features) if mean is None else as_array(mean, "mean", shape=(n_features,))
+        std = np.ones(n_features) if std is None else as_array(std, "std", shape=(n_features,))
+        if np.any(std <= 0):
+            raise ValueError("std must be positive for every feature; drop constant features first")
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def point_stats(points, mask) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation over the real particles of a point cloud.
+
+    Args:
+        points: ``(n_jets, n, n_features)``; mask: ``(n_jets, n)``, True for real particles.
+
+    Returns:
+        ``mean`` and ``std``, each ``(n_features,)``, for the ``mean``/``std`` arguments of the point-cloud taggers.
+    """
+    points = as_array(points, "points", ndim=3)
+    mask = as_array(mask, "mask", shape=points.shape[:2], dtype="bool")
+    real = points[mask]
+    if len(real) < 2:
+        raise ValueError("need at least two real particles to compute statistics")
+    return real.mean(axis=0), np.maximum(real.std(axis=0), 1e-6)
+
+
+def masked_sum(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sum ``values`` ``(batch, n, d)`` over the real particles (``mask`` ``(batch, n)``): a permutation-invariant
+    pooling, shape ``(batch, d)``."""
+    return (values * mask.unsqueeze(-1).to(values.dtype)).sum(dim=1)
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` ``(batch, n, d)`` over the real particles, shape ``(batch, d)``."""
+    count = mask.sum(dim=1, keepdim=True).clamp(min=1).to(values.dtype)
+    return masked_sum(values, mask) / count
+
+
+class ParticleFlowNetwork(nn.Module):
+    """Deep Sets / particle-flow network: ``F(sum_i Phi(x_i))`` over the constituents of a jet.
+
+    Args:
+        n_features: inputs per constituent (3 for :func:`mlmc_course.representations.point_cloud`).
+        phi_hidden, latent: the per-particle network Phi, ``n_features -> phi_hidden... -> latent``.
+        f_hidden: the jet-level network F, ``latent -> f_hidden... -> 1``.
+        mean, std: per-feature statistics of the training particles (:func:`point_stats`); the inputs are
+            standardised with them inside the model. ``None``: use the inputs as they are.
+    """
+
+    def __init__(
+        self,
+        n_features: int = 3,
+        phi_hidden: Sequence[int] = (64, 64),
+        latent: int = 64,
+        f_hidden: Sequence[int] = (64, 64),
+        mean=None,
+        std=None,
+    ) -> None:
+        super().__init__()
+        n_features = positive_int(n_features, "n_features")
+        self.scale = _Standardise(n_features, mean, std)
+        self.phi = nn.Sequential(mlp(n_features, latent, phi_hidden), nn.ReLU())
+        self.f = mlp(positive_int(latent, "latent"), 1, f_hidden)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(batch, n, n_features)``, ``mask``: ``(batch, n)`` -> logits ``(batch,)``."""
+        return self.f(masked_sum(self.phi(self.scale(x)), mask)).squeeze(-1)
+
+
+class AttentionTagger(nn.Module):
+    """A transformer encoder over the constituents (no positional encoding), then a masked mean and a dense head.
+
+    Args:
+        n_features: inputs per constituent.
+        dim: embedding width; ``heads`` must divide it.
+        heads, layers: attention heads per layer and number of encoder layers.
+        hidden: width of the feed-forward block and of the head.
+        mean, std: per-feature input statistics, as for :class:`ParticleFlowNetwork`.
+    """
+
+    def __init__(
+        self,
+        n_features: int = 3,
+        dim: int = 32,
+        heads: int = 4,
+        layers: int = 2,
+        hidden: int = 64,
+        mean=None,
+        std=None,
+    ) -> None:
+        super().__init__()
+        dim, heads = positive_int(dim, "dim"), positive_int(heads, "heads")
+        if dim % heads:
+            raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
+        n_features = positive_int(n_features, "n_features")
+        self.scale = _Standardise(n_features, mean, std)
+        self.embed = mlp(n_features, dim, (hidden,))
+        layer = nn.TransformerEncoderLayer(
+            dim, heads, dim_feedforward=positive_int(hidden, "hidden"), dropout=0.0, batch_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, positive_int(layers, "layers"), enable_nested_tensor=False)
+        self.head = mlp(dim, 1, (hidden,))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(batch, n, n_features)``, ``mask``: ``(batch, n)`` -> logits ``(batch,)``."""
+        h = self.encoder(self.embed(self.scale(x)), src_key_padding_mask=~mask)
+        return self.head(masked_mean(h, mask)).squeeze(-1)
+
+
+def bce_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Binary cross-entropy of ``model(*inputs)`` (logits) for a batch ``(*inputs, labels)``."""
+    *inputs, labels = batch
+    return nn.functional.binary_cross_entropy_with_logits(model(*inputs), labels.to(torch.float32))
+
+
+def _inputs(inputs) -> tuple:
+    return tuple(inputs) if isinstance(inputs, tuple | list) else (inputs,)
+
+
+def train_tagger(
+    model: nn.Module,
+    inputs,
+    labels,
+    *,
+    val: tuple | None = None,
+    epochs: int = 10,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    device=None,
+    seed: int = 0,
+    patience: int | None = None,
+    progress: bool = True,
+    desc: str = "tagger",
+) -> History:
+    """Train a tagger with the shared loop and the binary cross-entropy.
+
+    Args:
+        model: any tagger here (or a module with the same call signature).
+        inputs: one array or a tuple of arrays, e.g. ``features``, ``images`` or ``(points, mask)``.
+        labels: 1 for top, 0 for QCD, shape ``(n_jets,)``.
+        val: ``(val_inputs, val_labels)`` for early stopping on the validation loss, or ``None``.
+        epochs, batch_size, lr, seed, patience, progress: passed to :func:`mlmc_course.training.fit`.
+        device: where to train (default: the model's device).
+    """
+    device = device if device is not None else next(model.parameters()).device
+    model.to(device)
+    y = binary_labels(labels)
+    train = to_tensors(*_inputs(inputs), y, device=device)
+    if any(len(t) != len(y) for t in train):
+        raise ValueError(f"every input must have one row per label ({len(y)}), got {[len(t) for t in train]}")
+    val_tensors = None
+    if val is not None:
+        val_inputs, val_labels = val
+        val_tensors = to_tensors(*_inputs(val_inputs), binary_labels(val_labels, "val labels"), device=device)
+    return fit(
+        model,
+        bce_loss,
+        train,
+        val=val_tensors,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        patience=patience,
+        progress=progress,
+        desc=desc,
+    )
+
+
+@torch.no_grad()
+def predict(model: nn.Module, inputs, *, batch_size: int = 2048, device=None) -> np.ndarray:
+    """Top probabilities ``sigmoid(model(*inputs))`` for every jet, shape ``(n_jets,)``, in batches."""
+    device = device if device is not None else next(model.parameters()).device
+    model.eval()
+    tensors = to_tensors(*_inputs(inputs))
+    n = len(tensors[0])
+    out = []
+    for start in range(0, n, positive_int(batch_size, "batch_size")):
+        batch = tuple(t[start : start + batch_size].to(device) for t in tensors)
+        out.append(torch.sigmoid(model(*batch)).cpu())
+    return torch.cat(out).numpy().astype(np.float64)
