@@ -54,7 +54,7 @@ run_tests() {
   export MPLBACKEND=Agg TF_USE_LEGACY_KERAS=1 MLMC_COURSE_MODE=ci
   echo "== ruff"
   ruff check .
-  ruff format --check mlmc_course tests lessons benchmarks scripts
+  ruff format --check .
   echo "== unit tests, build sync, graded checks against recorded wrong answers, student notebooks, grading"
   python -m pytest tests -q -p no:cacheprovider
   echo "== every solution notebook under nbval (ci mode), with the run report (time and peak memory per lesson)"
