@@ -179,16 +179,17 @@ class MESurrogate(torch.nn.Module):
             return torch.mean(((pred - target) / target) ** 2)
         return torch.mean(((pred - target) / self.scale) ** 2)
 
-    def predict(self, x, batch_size: int = 65536) -> np.ndarray:
+    def predict(self, x, batch_size: int = 8192) -> np.ndarray:
         """Evaluate on NumPy points ``(n, 2)``; returns float64 ``(n,)``."""
         arr = _points(x)
         self.eval()
-        out = []
+        device = self.feature_mean.device
+        points = torch.from_numpy(arr.astype(np.float32))
+        out = np.empty(len(arr))
         with torch.inference_mode():
             for start in range(0, len(arr), batch_size):
-                xb = torch.as_tensor(arr[start : start + batch_size], dtype=torch.float32)
-                out.append(self(xb.to(self.feature_mean.device)).cpu().numpy())
-        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+                out[start : start + batch_size] = self(points[start : start + batch_size].to(device)).cpu().numpy()
+        return out
 
 
 def train_surrogate(
