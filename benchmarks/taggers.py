@@ -9,6 +9,7 @@ training time, and optionally writes it to a file:
 Taggers: a BDT (xgboost) and a dense network on jet features, a CNN on jet images, a particle-flow network and an
 attention tagger on point clouds (``mlmc_course.models.taggers``, trained with ``mlmc_course.training.fit``), and
 the peer: energyflow's PFN (Keras), with the same layer sizes, epochs, batch size and learning rate as ours.
+Install the peer with ``pip install -c requirements/lock.txt -e ".[bench]"`` (the lessons do not need it).
 
 energyflow 1.4.0 imports ``wasserstein`` 1.0.1 at the top level, whose compiled extension was built against NumPy 1
 and fails to load under NumPy 2; the EMD code that needs it is not used here, so this script puts an empty module
