@@ -54,7 +54,10 @@ cfg = mlmc_course.setup(MODE)
 
 # %% [markdown]
 # `mlmc_course.setup` checks the mode, seeds Python, NumPy and PyTorch, applies the course's plotting style and
-# picks the device. `cfg.pick(ci=..., lecture=..., full=...)` is how a lesson chooses a size for its mode:
+# picks the device. In the `ci` and `lecture` modes it also limits PyTorch to one CPU thread: the course's networks
+# are small, a second thread gains little, and on shared machines (Binder, a busy laptop) threads that wait for
+# each other can make training many times slower. Set the environment variable `MLMC_COURSE_THREADS` to change
+# that. `cfg.pick(ci=..., lecture=..., full=...)` is how a lesson chooses a size for its mode:
 
 # %%
 n_points = cfg.pick(ci=1_000, lecture=100_000, full=10_000_000)

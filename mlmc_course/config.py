@@ -16,6 +16,7 @@ import numpy as np
 Mode = Literal["ci", "lecture", "full"]
 MODES: tuple[str, ...] = ("ci", "lecture", "full")
 ENV_MODE = "MLMC_COURSE_MODE"
+ENV_THREADS = "MLMC_COURSE_THREADS"
 DEFAULT_SEED = 1234
 
 T = TypeVar("T")
@@ -97,8 +98,23 @@ class RunConfig:
         return f"mode={self.mode}  device={self.device}  seed={self.seed}  torch threads={torch.get_num_threads()}"
 
 
+def torch_threads(mode: Mode) -> int | None:
+    """CPU threads for torch: ``$MLMC_COURSE_THREADS`` if set, else 1 in the ci and lecture modes, else torch's choice.
+
+    The course's networks are small: a second thread gains little on them, and on shared CPUs (Binder, CI, a laptop
+    running other work) torch's threads wait for each other and a run can become many times slower. One thread is
+    the robust default; ``full`` mode (a dedicated machine) keeps torch's own choice.
+    """
+    env = os.environ.get(ENV_THREADS)
+    if env is not None:
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"{ENV_THREADS} must be a positive integer, got {env!r}")
+        return int(env)
+    return None if mode == "full" else 1
+
+
 def setup(mode: str | None = None, seed: int = DEFAULT_SEED, *, quiet: bool = False) -> RunConfig:
-    """Prepare a lesson: check the mode, seed everything, pick the device and apply the plot style.
+    """Prepare a lesson: check the mode, seed everything, pick the device and torch's threads, apply the plot style.
 
     Args:
         mode: the value of ``MODE`` from the parameters cell. The environment variable ``MLMC_COURSE_MODE``, when
@@ -114,6 +130,11 @@ def setup(mode: str | None = None, seed: int = DEFAULT_SEED, *, quiet: bool = Fa
     else:
         chosen = check_mode(mode) if mode is not None else "lecture"
     cfg = RunConfig(mode=chosen, seed=seed, device=device())
+    threads = torch_threads(chosen)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     seed_everything(seed)
     use_style()
     if not quiet:

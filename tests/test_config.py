@@ -53,3 +53,22 @@ def test_device_is_cpu_without_gpu():
 def test_check_mode_message():
     with pytest.raises(ValueError, match="ci, lecture, full"):
         check_mode("quick")
+
+
+def test_torch_threads_default_to_one_and_follow_the_environment(monkeypatch):
+    from mlmc_course.config import torch_threads
+
+    monkeypatch.delenv("MLMC_COURSE_THREADS", raising=False)
+    assert torch_threads("lecture") == 1
+    assert torch_threads("ci") == 1
+    assert torch_threads("full") is None
+    previous = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("MLMC_COURSE_THREADS", "2")
+        setup("lecture", quiet=True)
+        assert torch.get_num_threads() == 2
+        monkeypatch.setenv("MLMC_COURSE_THREADS", "zero")
+        with pytest.raises(ValueError, match="MLMC_COURSE_THREADS must be a positive integer"):
+            setup("lecture", quiet=True)
+    finally:
+        torch.set_num_threads(previous)
