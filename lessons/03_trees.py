@@ -88,6 +88,7 @@ for ax, (name, bins) in zip(
     ax.set_xlabel(FEATURE_LABELS[name])
     ax.set_ylabel("normalised jets")
 axes[0].legend()
+plt.show()
 # %% [markdown]
 # What to see: top jets peak near the top mass (a little below 173 GeV: radiation leaks out of the jet, and the
 # constituents are stored as massless), with a tail to high masses from extra radiation caught in the jet. QCD jets
@@ -213,6 +214,7 @@ for key, values in tree_auc.items():
 ax.set_xlabel("maximal tree depth")
 ax.set_ylabel("AUC")
 ax.legend()
+plt.show()
 
 # %% [markdown]
 # The training AUC climbs towards 1 while the validation AUC peaks at a moderate depth and then falls: the deep
@@ -364,6 +366,7 @@ ax = loss_plot(
     ylabel="binary cross-entropy",
 )
 ax.set_xlabel("number of trees")
+plt.show()
 # %% [markdown]
 # The training loss keeps falling with every tree; the validation loss flattens and would rise again if we kept
 # adding trees: boosting overfits too, only more slowly with shallow trees and a small learning rate. How does the
@@ -383,6 +386,7 @@ ax.set_xlabel("number of trees")
 ax.set_ylabel("binary cross-entropy")
 ax.set_yscale("log")
 ax.legend(ncol=2, fontsize=8)
+plt.show()
 
 # %% [markdown]
 # Stumps (depth 1) cannot combine features within a tree, so they learn slowly; depth 8 fits the training set
@@ -462,6 +466,7 @@ curves = {name: roc_curve(s, y_test)[:2] for name, s in scores.items()}
 ax = roc_plot(curves)
 ax.set_xlim(0.1, 1.0)
 ax.axvline(0.3, ls=":", color="grey")
+plt.show()
 # %%
 from IPython.display import Markdown
 
@@ -487,6 +492,7 @@ order = np.argsort(importance)
 fig, ax = plt.subplots(figsize=(6, 4))
 ax.barh(np.array(names)[order], importance[order] / importance.sum())
 ax.set_xlabel("share of the total gain")
+plt.show()
 
 # %% [markdown]
 # ## Summary

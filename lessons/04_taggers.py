@@ -211,6 +211,7 @@ for row, (label, text) in enumerate(((1, "top"), (0, "QCD"))):
         ax.set_xlabel(r"$\Delta\eta'$")
         ax.set_ylabel(r"$\Delta\phi'$ [rad]")
 fig.colorbar(shown, ax=axes, label=r"mean $p_T$ fraction per pixel")
+plt.show()
 
 # %% [markdown]
 # The CNN: two blocks of two $3\times3$ convolutions and a max-pool, then a dense layer (a small version of the
@@ -424,6 +425,7 @@ from mlmc_course.plotting import roc_plot
 ax = roc_plot({name: roc_curve(s, test.labels)[:2] for name, s in test_scores.items()})
 ax.set_xlim(0.1, 1.0)
 ax.axvline(0.3, ls=":", color="grey")
+plt.show()
 
 # %%
 from IPython.display import Markdown

@@ -98,6 +98,7 @@ ax.set_xlabel("$x_1$ (standardised)")
 ax.set_ylabel("$x_2$ (standardised)")
 ax.set_title("training sample")
 ax.legend(markerscale=5)
+plt.show()
 
 # %% [markdown]
 # ## How good is a generated sample?
@@ -288,6 +289,7 @@ for kind in ("saturating", "non_saturating"):
 ax.set(xscale="log", xlabel="$D(G(z))$ (discriminator's belief that a fake is real)")
 ax.set_ylabel(r"$|\partial L_G / \partial \ell|$ per event")
 ax.legend()
+plt.show()
 
 # %% [markdown]
 # `mlmc_course.models.gan` holds a GAN (two small networks with leaky-ReLU activations) and `train_gan`, which
@@ -327,6 +329,7 @@ axes[1].axhline(0.5, ls=":", color="grey")
 axes[1].set_xlabel("epoch")
 axes[1].set_ylabel("mean $D(x)$")
 axes[1].legend()
+plt.show()
 
 # %% [markdown]
 # Now the samples, and a number for mode coverage: a nearest-neighbour classifier trained on the labelled training

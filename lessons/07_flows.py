@@ -298,6 +298,7 @@ for col, (name, flow) in enumerate(flows.items()):
         axes[1, col].plot(r * np.cos(circle), r * np.sin(circle), color="k", lw=0.8)
     axes[1, col].set(title="test events mapped to noise", xlabel="$z_1$", ylabel="$z_2$", xlim=(-4, 4), ylim=(-4, 4))
 axes[0, 0].legend(markerscale=5, loc="lower left")
+plt.show()
 # %% [markdown]
 # ## Exact likelihoods, and the truth
 #

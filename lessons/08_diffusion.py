@@ -122,6 +122,7 @@ for ax, t in zip(axes, (0.0, 0.25, 0.5, 0.75, 1.0), strict=True):
     ax.scatter(*xt.T, s=1, alpha=0.4)
     ax.set(title=rf"$t = {t}$, $\bar\alpha_t = {abar.item():.2f}$", xlabel="$x_1$", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5))
 axes[0].set_ylabel("$x_2$")
+plt.show()
 
 # %% [markdown]
 # ## Flow matching
@@ -203,6 +204,7 @@ cfm_history = fit(
 cfm_seconds = time.perf_counter() - start
 print(f"{cfm_epochs} epochs: {cfm_seconds:.1f} s")
 loss_plot(cfm_history.as_dict(), log=False, ylabel=r"flow-matching loss $L(\theta)$")
+plt.show()
 
 # %% [markdown]
 # As expected, the loss falls quickly and then levels off well above zero: the floor is the spread of the pair

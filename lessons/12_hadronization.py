@@ -204,7 +204,7 @@ lund_flow = had.LundFlow().to(cfg.device)
 frag_data = to_tensors(*lund_flow.training_tensors(z_train, params["a"], params["b"], params["mT"]), device=cfg.device)
 frag_epochs = cfg.pick(ci=2, lecture=8, full=30)
 fit(lund_flow.flow, nll_loss, frag_data, epochs=frag_epochs, batch_size=512, lr=3e-3, desc="Lund flow")
-fit(lund_flow.flow, nll_loss, frag_data, epochs=max(frag_epochs // 4, 1), batch_size=512, lr=3e-4, desc="fine-tune")
+_ = fit(lund_flow.flow, nll_loss, frag_data, epochs=max(frag_epochs // 4, 1), batch_size=512, lr=3e-4, desc="fine-tune")
 
 # %% [markdown]
 # ### Is the flow right?

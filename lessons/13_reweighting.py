@@ -180,6 +180,7 @@ ax[1].plot(clf.history["validation"], label="validation")
 ax[1].set_xlabel("epoch")
 ax[1].set_ylabel("binary cross entropy")
 ax[1].legend()
+plt.show()
 # %% [markdown]
 # The learned weights follow the diagonal; the spread is the classifier's error, largest where events are rare
 # (high $p_T$). Now the test that matters: the reweighted simulation against the data, in each variable, with
@@ -265,6 +266,7 @@ ax.plot(fractions, (1 - 2 * fractions) ** 2 * ess[0], "--", label=r"$(1-2f)^2 \t
 ax.set_xlabel("fraction $f$ of negative weights")
 ax.set_ylabel(r"$N_\mathrm{eff} / N$")
 ax.legend()
+plt.show()
 
 # %% [markdown]
 # ## Clipping: less variance, more bias
@@ -327,6 +329,7 @@ for q, e, c in rows:
     ax.annotate(f"{q:.1%}", (e, c), textcoords="offset points", xytext=(4, 4), fontsize="small")
 ax.set_xlabel(r"$N_\mathrm{eff} / N$ (higher: smaller errors)")
 ax.set_ylabel(r"$\chi^2/\mathrm{ndf}$ for $p_T > 60$ GeV (higher: more bias)")
+plt.show()
 # %% [markdown]
 # ## Over- and under-fitting
 #
@@ -366,6 +369,7 @@ ax[0].set_ylabel("validation loss")
 ax[1].set_xlabel(r"$\log w - \log w_\mathrm{exact}$")
 ax[1].set_ylabel("density")
 ax[1].legend(fontsize="x-small")
+plt.show()
 # %% [markdown]
 # ## Holes in the coverage
 #
@@ -404,6 +408,7 @@ ax[1].stairs(
 ax[1].set_xlabel(r"$\eta$")
 ax[1].set_ylabel(r"fraction of events per unit $\eta$")
 ax[1].legend()
+plt.show()
 
 # %% [markdown]
 # Before reweighting, check the coverage: the simulation must populate every region the data do. Lesson 15
@@ -477,6 +482,7 @@ ax.axhline(0, color="grey", lw=1)
 ax.set_xlabel("$m$ [GeV]")
 ax.set_ylabel("events per GeV bin")
 ax.legend()
+plt.show()
 # %% [markdown]
 # The transfer worked because, in this toy, the mis-modelling of $(p_T, \eta)$ does not depend on $m$. When it
 # does, the VR closure fails, and that failure is the warning to heed before unblinding.

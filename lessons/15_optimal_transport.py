@@ -111,6 +111,7 @@ ax.hist(data_r, r_bins, density=True, histtype="step", label="data")
 ax.set_xlabel(r"response $E_\mathrm{reco}/E_\mathrm{true}$")
 ax.set_ylabel("density")
 ax.legend()
+plt.show()
 
 # %% [markdown] tags=["question"] name="quantile_map" points=2
 # **Exercise 1.** Write `quantile_map(x, source, target)`: `source` and `target` are 1D NumPy arrays sampled
@@ -169,6 +170,7 @@ ax[1].plot(grid, grid, ":", color="grey", label="identity")
 ax[1].set_xlabel("simulated response $x$")
 ax[1].set_ylabel("calibrated response $T(x)$")
 ax[1].legend()
+plt.show()
 
 # %% [markdown]
 # The map is monotone, steeper than the identity in the core (the data are wider) and bends down at low
@@ -261,6 +263,7 @@ ax.set_xlabel("$x_1$")
 ax.set_ylabel("$x_2$")
 ax.set_aspect("equal")
 ax.legend()
+plt.show()
 
 # %% [markdown]
 # ## Entropic transport: Sinkhorn
@@ -470,6 +473,7 @@ ax[1].set_ylim(-3, 3)
 ax[1].set_xlabel("$x_1$")
 ax[1].set_ylabel("$x_2$")
 ax[1].legend()
+plt.show()
 
 # %% [markdown]
 # The learned map sends new points close to where the exact plan, computed on this very sample, sends them; the

@@ -44,7 +44,9 @@ def cmd_build(args) -> int:
 def cmd_run(args) -> int:
     from mlmc_course.runner import run_lessons
 
-    report = run_lessons(_root(args), mode=args.mode, only=args.only or None, out=args.out, timeout=args.timeout)
+    report = run_lessons(
+        _root(args), mode=args.mode, only=args.only or None, out=args.out, timeout=args.timeout, keep=args.keep
+    )
     return 0 if report.ok else 1
 
 
@@ -84,6 +86,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["ci", "lecture", "full"], default="lecture")
     p.add_argument("--out", default="reports", help="folder for run-<mode>.md and run-<mode>.json")
     p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    p.add_argument("--keep", default=None, help="also save the executed notebooks (with outputs) in this folder")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("data", help="list or verify the shipped data, or generate more")

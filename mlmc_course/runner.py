@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import tempfile
 import threading
 import time
@@ -105,8 +106,11 @@ def machine_description() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, {mem:.0f} GiB RAM, {gpu}, Python {python}"
 
 
-def run_notebook(path: Path, mode: str, timeout: int = 1800) -> LessonRun:
-    """Execute one notebook with papermill in its own folder, with ``MODE`` and ``MLMC_COURSE_MODE`` set."""
+def run_notebook(path: Path, mode: str, timeout: int = 1800, keep: Path | None = None) -> LessonRun:
+    """Execute one notebook with papermill in its own folder, with ``MODE`` and ``MLMC_COURSE_MODE`` set.
+
+    ``keep``: a folder in which to save the executed notebook (with its outputs) under the same name.
+    """
     import papermill
 
     os.environ["MLMC_COURSE_MODE"] = mode
@@ -127,7 +131,10 @@ def run_notebook(path: Path, mode: str, timeout: int = 1800) -> LessonRun:
             )
         except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
             error = f"{type(err).__name__}: {err}"
-    wall = time.perf_counter() - start
+        wall = time.perf_counter() - start
+        if keep is not None and (Path(tmp) / path.name).exists():
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(tmp) / path.name, keep / path.name)
     t_budget, m_budget = BUDGETS[mode]
     over = []
     if t_budget and wall > t_budget:
@@ -144,10 +151,12 @@ def run_lessons(
     only: list[str] | None = None,
     out: str | Path | None = "reports",
     timeout: int = 1800,
+    keep: str | Path | None = None,
 ) -> RunReport:
     """Run every solution notebook (or those in ``only``), print and write the report.
 
-    Writes ``<out>/run-<mode>.md`` and ``<out>/run-<mode>.json`` (relative paths are taken from ``root``).
+    Writes ``<out>/run-<mode>.md`` and ``<out>/run-<mode>.json`` (relative paths are taken from ``root``); with
+    ``keep``, also the executed notebooks, to read their outputs.
     """
     from tqdm.auto import tqdm
 
@@ -163,7 +172,7 @@ def run_lessons(
     bar = tqdm(notebooks, desc=f"running lessons ({mode})")
     for nb in bar:
         bar.set_postfix(lesson=nb.stem)
-        run = run_notebook(nb, mode, timeout)
+        run = run_notebook(nb, mode, timeout, None if keep is None else Path(keep).absolute())
         runs.append(run)
         if not run.ok:
             tqdm.write(f"FAILED {nb.stem}: {run.error.splitlines()[0] if run.error else ''}")

@@ -42,11 +42,13 @@ def test_manifest_detects_a_corrupted_file(tmp_path):
 
 
 def test_run_report_times_a_lesson_and_names_failures(tmp_path):
-    report = run_lessons(ROOT, mode="ci", only=["00"], out=tmp_path)
+    report = run_lessons(ROOT, mode="ci", only=["00"], out=tmp_path, keep=tmp_path / "executed")
     assert report.ok and report.runs[0].wall_s > 0 and report.runs[0].peak_rss_mb > 50
     saved = json.loads((tmp_path / "run-ci.json").read_text())
     assert saved["runs"][0]["lesson"] == "00_start"
     assert "| 00_start | ok |" in (tmp_path / "run-ci.md").read_text()
+    executed = json.loads((tmp_path / "executed" / "00_start.ipynb").read_text())
+    assert any(cell.get("outputs") for cell in executed["cells"] if cell["cell_type"] == "code")
 
 
 def test_run_report_fails_and_names_a_broken_lesson(tmp_path):
