@@ -179,41 +179,60 @@ plt.show()
 # ## Wasserstein distances in 1D
 #
 # For two samples of equal size $n$, the optimal 1D plan pairs the $i$-th smallest value of one with the
-# $i$-th smallest of the other, so
-# $$ W_1 = \frac1n \sum_i \left|a_{(i)} - b_{(i)}\right| , $$
-# with $a_{(i)}$ the sorted values. Unlike a $\chi^2$ it needs no bins.
+# $i$-th smallest of the other, so $W_1 = \frac1n \sum_i |a_{(i)} - b_{(i)}|$ with $a_{(i)}$ the sorted values
+# (you wrote this in lesson 06). Unlike a $\chi^2$ it needs no bins. Simulation, however, usually comes with
+# **weights** (generator weights, or the classifier weights of lesson 13) and in another number of events than the
+# data. The general 1D formula handles both: $W_1$ is the area between the two cumulative distribution functions,
+# $$ W_1(a, b) = \int_{-\infty}^{\infty} \big| F_a(t) - F_b(t) \big|\, dt , \qquad
+#    F_a(t) = \frac{\sum_i w_i\, [a_i \le t]}{\sum_i w_i} , $$
+# and both CDFs are step functions that only change at the sample points.
 
-# %% [markdown] tags=["question"] name="wasserstein_1d" points=1
-# **Exercise 2.** Write `wasserstein_1d(a, b)`: two 1D NumPy arrays of the **same length**; return $W_1$ as a
-# float.
+# %% [markdown] tags=["question"] name="wasserstein_1d_weighted" points=2
+# **Exercise 2.** Write `wasserstein_1d_weighted(a, w, b)`: a weighted sample `a` with weights `w` (1D NumPy arrays
+# of equal length, `w >= 0`) and an unweighted sample `b` of any length; return $W_1$ as a float, in the units of the
+# data. Evaluate both CDFs between consecutive points of the merged, sorted samples and sum |difference| x width.
 
 
 # %% tags=["solution"]
-def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> float:
-    """1-Wasserstein distance between two equal-size 1D samples."""
+def wasserstein_1d_weighted(a: np.ndarray, w: np.ndarray, b: np.ndarray) -> float:
+    """1-Wasserstein distance between a weighted 1D sample (a, w) and an unweighted one, b (any sizes)."""
     # BEGIN SOLUTION
-    return float(np.mean(np.abs(np.sort(a) - np.sort(b))))
+    order = np.argsort(a)
+    a_sorted, cdf_a = a[order], np.concatenate([[0.0], np.cumsum(w[order]) / w.sum()])
+    b_sorted = np.sort(b)
+    t = np.sort(np.concatenate([a, b]))
+    f_a = cdf_a[np.searchsorted(a_sorted, t[:-1], side="right")]
+    f_b = np.searchsorted(b_sorted, t[:-1], side="right") / len(b)
+    return float(np.sum(np.abs(f_a - f_b) * np.diff(t)))
     # END SOLUTION
-    # HINT: sort both samples, pair them in order, and average the absolute differences.
+    # HINT: F_a at t is the summed weight of a <= t over the total weight (np.cumsum on the sorted a, np.searchsorted).
 
 
 # %% tags=["wrong"]
-# WRONG: pairs the points in the order they came, not sorted
-def wasserstein_1d(a, b):
-    return float(np.mean(np.abs(a - b)))
+# WRONG: ignores the weights (the unweighted distance)
+def wasserstein_1d_weighted(a, w, b):
+    t = np.sort(np.concatenate([a, b]))
+    f_a = np.searchsorted(np.sort(a), t[:-1], side="right") / len(a)
+    f_b = np.searchsorted(np.sort(b), t[:-1], side="right") / len(b)
+    return float(np.sum(np.abs(f_a - f_b) * np.diff(t)))
 
 
 # %% tags=["wrong"]
-# WRONG: the difference of the means, which is W1 only for shifted copies
-def wasserstein_1d(a, b):
-    return float(abs(a.mean() - b.mean()))
+# WRONG: the weighted CDF is not divided by the total weight, so it does not end at 1
+def wasserstein_1d_weighted(a, w, b):
+    order = np.argsort(a)
+    cdf_a = np.concatenate([[0.0], np.cumsum(w[order])])
+    t = np.sort(np.concatenate([a, b]))
+    f_a = cdf_a[np.searchsorted(a[order], t[:-1], side="right")]
+    f_b = np.searchsorted(np.sort(b), t[:-1], side="right") / len(b)
+    return float(np.sum(np.abs(f_a - f_b) * np.diff(t)))
 
 
 # %% tags=["check"]
-checks.wasserstein_1d(wasserstein_1d)
+checks.wasserstein_1d_weighted(wasserstein_1d_weighted)
 
 # %% tags=["check", "hidden"]
-checks.wasserstein_1d(wasserstein_1d, seed=215)
+checks.wasserstein_1d_weighted(wasserstein_1d_weighted, seed=215)
 
 # %% [markdown]
 # With POT's `ot.wasserstein_1d` (wrapped as `mot.wasserstein_1d`, any sizes and weights), the calibration

@@ -1,4 +1,4 @@
-"""Checks for lesson 15 (Optimal transport): quantile matching, 1D Wasserstein distance, Sinkhorn, barycentric maps."""
+"""Checks for lesson 15 (Optimal transport): quantile maps, weighted 1D W1, Sinkhorn, barycentric maps."""
 
 from __future__ import annotations
 
@@ -36,22 +36,27 @@ def quantile_map(answer, seed: int = 0) -> None:
     )
 
 
-def wasserstein_1d(answer, seed: int = 0) -> None:
-    """``answer(a, b)`` returns the 1-Wasserstein distance between two 1D samples of the same size."""
+def wasserstein_1d_weighted(answer, seed: int = 0) -> None:
+    """``answer(a, w, b)`` returns the 1-Wasserstein distance between a weighted 1D sample (a, w) and an unweighted
+    sample b of another size."""
     rng = check_rng(seed)
-    a = rng.normal(0.5, 2.5, 2000)
-    b = rng.gamma(2.0, 1.0, 2000) - 1.5  # the two quantile functions cross, so W1 > |mean(a) - mean(b)|
-    want = stats.wasserstein_distance(a, b)
-    got = as_float(call(answer, a.copy(), b.copy(), what="wasserstein_1d(a, b)"), "W1")
-    if abs(got - np.mean(np.abs(a - b))) < 1e-9:
-        raise CheckFailed("you paired the points in the order they came; optimal transport in 1D pairs sorted values")
-    if abs(got - abs(a.mean() - b.mean())) < 1e-9:
-        raise CheckFailed("|mean(a) - mean(b)| is W1 only for shifted copies of one shape; sort and pair the points")
-    if abs(got - np.sqrt(np.mean((np.sort(a) - np.sort(b)) ** 2))) < 1e-9:
-        raise CheckFailed("that is W2 (root mean square of the sorted differences); W1 is the mean absolute one")
-    require(abs(got - want) < 1e-9 * max(1.0, want), f"expected W1 = {want:.5f}, got {got:.5f}")
-    shift = as_float(call(answer, a.copy(), a + 0.7, what="wasserstein_1d(a, a + 0.7)"), "W1 of a shift")
-    require(abs(shift - 0.7) < 1e-9, f"shifting a sample by 0.7 should give W1 = 0.7, got {shift:.5f}")
+    a = rng.normal(0.0, 1.0, 3000)
+    w = np.exp(0.8 * a - 0.32) * rng.uniform(0.5, 1.5, 3000)  # reweights N(0, 1) towards N(0.8, 1), with noise
+    b = rng.normal(0.8, 1.3, 2000)
+    want = stats.wasserstein_distance(a, b, u_weights=w)
+    got = as_float(call(answer, a.copy(), w.copy(), b.copy(), what="wasserstein_1d_weighted(a, w, b)"), "W1")
+    if abs(got - stats.wasserstein_distance(a, b)) < 1e-6:
+        raise CheckFailed("that is the distance of the unweighted sample: F_a(t) must sum the weights of a <= t")
+    require(got >= 0, f"a distance cannot be negative, got {got:.5f}")
+    require(
+        abs(got - want) < 1e-6 * max(1.0, want),
+        f"expected W1 = {want:.5f}, got {got:.5f}; is F_a divided by the total weight, so that it ends at 1?",
+    )
+    ones = np.ones_like(a)
+    shift = as_float(
+        call(answer, a.copy(), ones, a + 0.7, what="wasserstein_1d_weighted(a, 1, a + 0.7)"), "W1 of a shift"
+    )
+    require(abs(shift - 0.7) < 1e-6, f"shifting an unweighted sample by 0.7 should give W1 = 0.7, got {shift:.5f}")
 
 
 def _problem(rng: np.random.Generator, n: int, m: int):
