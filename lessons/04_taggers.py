@@ -456,8 +456,9 @@ Markdown(results_table(results, reference=LANDSCAPE_RESULTS))
 # The consequence is visible in `benchmarks/results/taggers.md`, which trains every tagger on the whole subset
 # (22 500 jets, up to 30 epochs): there the BDT and the dense network on features share the highest AUC (0.989),
 # the particle-flow and attention networks follow (0.985 and 0.984) and the CNN comes last (0.983), all within
-# 0.6%. In the paper, with a detector and fifty times more training jets, the constituent-based networks lead. Which tagger "wins" depends on the data as much as on
-# the architecture: a lesson worth remembering before quoting a ranking.
+# 0.6%. In the paper, with a detector and fifty times more training jets, the constituent-based networks lead.
+# Which tagger "wins" depends on the data as much as on the architecture: a lesson worth remembering before quoting
+# a ranking.
 #
 # ## Summary
 #
