@@ -289,26 +289,30 @@ members = [single] + [gaussian_network(cfg.seed + m) for m in range(1, n_members
 member_predictors = [lambda x, model=model: predict_gaussian(model, x) for model in members]
 ens_plot = uncertainty.ensemble_predict(member_predictors, x_plot)
 
-fig, (ax, ax_err) = plt.subplots(1, 2, figsize=(11, 4))
-shade_regions(ax)
-ax.plot(x_plot, toy.truth(x_plot), "k--", label="truth $f(x)$")
-for model in members:
-    ax.plot(x_plot, predict_gaussian(model, x_plot)[0], lw=0.8, alpha=0.6)
-uncertainty.band_plot(
-    ax, x_plot, ens_plot.mean, ens_plot.std, label=r"ensemble, $\bar\mu \pm \sigma_{tot}$", color="C0"
-)
-ax.set_xlabel("input $x$")
-ax.set_ylabel("target $y$")
-ax.set_ylim(-3, 3)
-ax.legend(loc="lower left")
-shade_regions(ax_err)
-ax_err.plot(x_plot, toy.noise(x_plot), "k--", label=r"true noise $\sigma(x)$")
-ax_err.plot(x_plot, np.sqrt(ens_plot.aleatoric), label="aleatoric (mean of variances)")
-ax_err.plot(x_plot, np.sqrt(ens_plot.epistemic), label="epistemic (spread of means)")
-ax_err.set_xlabel("input $x$")
-ax_err.set_ylabel("standard deviation")
-ax_err.legend(loc="upper left")
-plt.show()
+
+def decomposition_plot(pred: uncertainty.EnsemblePrediction, name: str, color: str, members=()) -> None:
+    """Left: truth, members and the total band; right: true noise against the aleatoric and epistemic parts."""
+    fig, (ax, ax_err) = plt.subplots(1, 2, figsize=(11, 4))
+    shade_regions(ax)
+    ax.plot(x_plot, toy.truth(x_plot), "k--", label="truth $f(x)$")
+    for model in members:
+        ax.plot(x_plot, predict_gaussian(model, x_plot)[0], lw=0.8, alpha=0.6)
+    uncertainty.band_plot(ax, x_plot, pred.mean, pred.std, label=rf"{name}, $\bar\mu \pm \sigma_{{tot}}$", color=color)
+    ax.set_xlabel("input $x$")
+    ax.set_ylabel("target $y$")
+    ax.set_ylim(-3, 3)
+    ax.legend(loc="lower left")
+    shade_regions(ax_err)
+    ax_err.plot(x_plot, toy.noise(x_plot), "k--", label=r"true noise $\sigma(x)$")
+    ax_err.plot(x_plot, np.sqrt(pred.aleatoric), label="aleatoric (mean of variances)")
+    ax_err.plot(x_plot, np.sqrt(pred.epistemic), label="epistemic (spread of means)")
+    ax_err.set_xlabel("input $x$")
+    ax_err.set_ylabel("standard deviation")
+    ax_err.legend(loc="upper left")
+    plt.show()
+
+
+decomposition_plot(ens_plot, "ensemble", "C0", members)
 # %% [markdown]
 # Left: the thin lines are the members. Right: the aleatoric part tracks the true noise where there are data; the
 # epistemic part is small there and grows in the gap and beyond the range, where the members disagree.
@@ -370,22 +374,7 @@ def predict_bayesian(x: np.ndarray, n_samples: int) -> uncertainty.EnsemblePredi
 
 bnn_plot = predict_bayesian(x_plot, n_weight_samples)
 
-fig, (ax, ax_err) = plt.subplots(1, 2, figsize=(11, 4))
-shade_regions(ax)
-ax.plot(x_plot, toy.truth(x_plot), "k--", label="truth $f(x)$")
-uncertainty.band_plot(ax, x_plot, bnn_plot.mean, bnn_plot.std, label=r"BNN, $\bar\mu \pm \sigma_{tot}$", color="C2")
-ax.set_xlabel("input $x$")
-ax.set_ylabel("target $y$")
-ax.set_ylim(-3, 3)
-ax.legend(loc="lower left")
-shade_regions(ax_err)
-ax_err.plot(x_plot, toy.noise(x_plot), "k--", label=r"true noise $\sigma(x)$")
-ax_err.plot(x_plot, np.sqrt(bnn_plot.aleatoric), label="aleatoric")
-ax_err.plot(x_plot, np.sqrt(bnn_plot.epistemic), label="epistemic")
-ax_err.set_xlabel("input $x$")
-ax_err.set_ylabel("standard deviation")
-ax_err.legend(loc="upper left")
-plt.show()
+decomposition_plot(bnn_plot, "BNN", "C2")
 
 # %% [markdown]
 # Compare with the ensemble. In the `lecture` run the Bayesian network's aleatoric band comes out wider than the
