@@ -6,9 +6,14 @@ training time, and optionally writes it to a file:
     python benchmarks/taggers.py --out benchmarks/results/taggers.md          # shipped subset, CPU
     python benchmarks/taggers.py --full --n-train 1200000 --epochs 30         # public data (download it first)
 
-Taggers: a BDT (xgboost) and a dense network on jet features, a CNN on jet images, a particle-flow network and an
-attention tagger on point clouds (``mlmc_course.models.taggers``, trained with ``mlmc_course.training.fit``), and
-the peer: energyflow's PFN (Keras), with the same layer sizes, epochs, batch size and learning rate as ours.
+Taggers: a BDT (xgboost) and a dense network on jet features, a CNN on jet images, a particle-flow network, an
+attention tagger and an attention tagger with ParT's pairwise features on point clouds
+(``mlmc_course.models.taggers``, trained with ``mlmc_course.training.fit``), and the peer: energyflow's PFN (Keras),
+with the same layer sizes, epochs, batch size and learning rate as ours. The networks train with a cosine
+learning-rate schedule and keep the weights of the epoch with the lowest validation loss.
+
+``--learning-curve 5625,11250`` trains the chosen taggers again on the first 5625 and 11250 training jets (same
+validation and test sets) and adds a table of AUC against the number of training jets.
 Install the peer with ``pip install -c requirements/lock.txt -e ".[bench]"`` (the lessons do not need it).
 
 energyflow 1.4.0 imports ``wasserstein`` 1.0.1 at the top level, whose compiled extension was built against NumPy 1
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import platform
 import shlex
@@ -34,13 +40,13 @@ import numpy as np
 import torch
 
 from mlmc_course.data.landscape import TopJets, load_top, load_top_features
-from mlmc_course.metrics.classification import LANDSCAPE_RESULTS, TaggerScore, format_r30, score_tagger
+from mlmc_course.metrics.classification import LANDSCAPE_RESULTS, TaggerScore, auc, format_r30, score_tagger
 from mlmc_course.models import taggers
 from mlmc_course.representations import FEATURE_NAMES, jet_images, point_cloud
 from mlmc_course.training import count_parameters
 
 FEATURES = [n for n in FEATURE_NAMES if n != "eta"]
-ALL = ("bdt", "dense", "cnn", "pfn", "attention", "energyflow-pfn")
+ALL = ("bdt", "dense", "cnn", "pfn", "attention", "pair-attention", "energyflow-pfn")
 
 
 @dataclass
@@ -52,6 +58,16 @@ class Data:
     images: dict[str, np.ndarray]
     points: dict[str, tuple[np.ndarray, np.ndarray]]
 
+    def first_train(self, n: int) -> Data:
+        """The same data with only the first ``n`` training jets."""
+
+        def cut(d: dict, s: str):
+            v = d[s]
+            return tuple(a[:n] for a in v) if isinstance(v, tuple) else v[:n]
+
+        return Data(*({s: cut(d, s) if s == "train" else d[s] for s in d} for d in
+                      (self.labels, self.features, self.images, self.points)))  # fmt: skip
+
 
 @dataclass
 class Row:
@@ -59,6 +75,7 @@ class Row:
     library: str
     seconds: float
     epochs: str
+    test_scores: np.ndarray
 
 
 def load(args) -> Data:
@@ -72,7 +89,10 @@ def load(args) -> Data:
     return Data(
         labels={s: j.labels for s, j in jets.items()},
         features={s: np.column_stack([features[s][k] for k in FEATURES]) for s in n},
-        images={s: jet_images(j.pt, j.eta, j.phi, j.mask, size=args.image_size) for s, j in jets.items()},
+        images={
+            s: jet_images(j.pt, j.eta, j.phi, j.mask, size=args.image_size, half_width=args.image_half_width)
+            for s, j in jets.items()
+        },
         points={s: point_cloud(j.pt, j.eta, j.phi, j.mask, n_max=args.n_points) for s, j in jets.items()},
     )
 
@@ -81,6 +101,12 @@ def _torch_tagger(name: str, data: Data, args) -> tuple[torch.nn.Module, Callabl
     torch.manual_seed(args.seed)
     x = data.features["train"]
     mean, std = taggers.point_stats(*data.points["train"])
+    n_att = args.n_points_attention
+
+    def att_points(s: str) -> tuple[np.ndarray, np.ndarray]:
+        points, mask = data.points[s]
+        return points[:, :n_att], mask[:, :n_att]
+
     models = {
         "dense": (lambda: taggers.DenseTagger(x.mean(0), x.std(0), hidden=(64, 64)), lambda s: data.features[s]),
         "cnn": (lambda: taggers.CNNTagger(size=args.image_size, channels=8, hidden=64), lambda s: data.images[s]),
@@ -89,8 +115,12 @@ def _torch_tagger(name: str, data: Data, args) -> tuple[torch.nn.Module, Callabl
             lambda s: data.points[s],
         ),
         "attention": (
-            lambda: taggers.AttentionTagger(3, dim=32, heads=4, layers=2, hidden=64),
-            lambda s: data.points[s],
+            lambda: taggers.AttentionTagger(3, dim=32, heads=4, layers=2, hidden=64, mean=mean, std=std),
+            att_points,
+        ),
+        "pair-attention": (
+            lambda: taggers.PairAttentionTagger(3, dim=32, heads=4, layers=2, hidden=64, mean=mean, std=std),
+            att_points,
         ),
     }
     make, inputs = models[name]
@@ -108,6 +138,7 @@ def run_torch(name: str, data: Data, args, device) -> Row:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        schedule=args.schedule,
         device=device,
         seed=args.seed,
         patience=args.patience,
@@ -116,7 +147,7 @@ def run_torch(name: str, data: Data, args, device) -> Row:
     seconds = time.perf_counter() - start
     scores = taggers.predict(model, inputs("test"), device=device)
     score = score_tagger(name, scores, data.labels["test"], n_params=count_parameters(model), n_boot=args.n_boot)
-    return Row(score, "mlmc_course (torch)", seconds, f"{len(history.train)} (best {history.best_epoch})")
+    return Row(score, "mlmc_course (torch)", seconds, f"{len(history.train)} (best {history.best_epoch})", scores)
 
 
 def run_bdt(data: Data, args) -> Row:
@@ -132,7 +163,7 @@ def run_bdt(data: Data, args) -> Row:
     seconds = time.perf_counter() - start
     scores = bdt.predict_proba(data.features["test"])[:, 1]
     score = score_tagger("BDT", scores, data.labels["test"], n_params=None, n_boot=args.n_boot)
-    return Row(score, f"xgboost {xgb.__version__}", seconds, f"{bdt.best_iteration + 1} trees")
+    return Row(score, f"xgboost {xgb.__version__}", seconds, f"{bdt.best_iteration + 1} trees", scores)
 
 
 def _import_energyflow():
@@ -152,7 +183,7 @@ def _import_energyflow():
 def run_energyflow_pfn(data: Data, args) -> Row:
     energyflow, PFN = _import_energyflow()  # noqa: N806
     import tensorflow as tf
-    from tf_keras.callbacks import EarlyStopping
+    from tf_keras.callbacks import EarlyStopping, LearningRateScheduler
     from tf_keras.optimizers import Adam
 
     tf.random.set_seed(args.seed)
@@ -167,35 +198,78 @@ def run_energyflow_pfn(data: Data, args) -> Row:
         input_dim=3, Phi_sizes=(64, 64, 64), F_sizes=(64, 64), optimizer=Adam(learning_rate=args.lr), summary=False
     )
     stop = EarlyStopping(patience=args.patience or args.epochs, restore_best_weights=True)
+    callbacks = [stop]
+    if args.schedule == "cosine":  # the same per-epoch cosine as torch's CosineAnnealingLR in our fit
+        callbacks.append(LearningRateScheduler(lambda e: args.lr * 0.5 * (1 + math.cos(math.pi * e / args.epochs))))
     start = time.perf_counter()
     history = pfn.fit(
         x["train"], y["train"], epochs=args.epochs, batch_size=args.batch_size, validation_data=(x["val"], y["val"]),
-        callbacks=[stop], verbose=0,
+        callbacks=callbacks, verbose=0,
     )  # fmt: skip
     seconds = time.perf_counter() - start
     scores = pfn.predict(x["test"], batch_size=2048, verbose=0)[:, 1]
     score = score_tagger("pfn", scores, data.labels["test"], n_params=pfn.model.count_params(), n_boot=args.n_boot)
     best = int(np.argmin(history.history["val_loss"])) + 1
     return Row(score, f"energyflow {energyflow.__version__} (Keras, TF {tf.__version__})", seconds,
-               f"{len(history.history['loss'])} (best {best})")  # fmt: skip
+               f"{len(history.history['loss'])} (best {best})", scores)  # fmt: skip
 
 
-def table(rows: list[Row]) -> str:
+def auc_difference(scores: np.ndarray, reference: np.ndarray, labels: np.ndarray, n_boot: int, seed: int = 0):
+    """AUC(scores) - AUC(reference) on the same test jets, with a paired bootstrap error (much smaller than the
+    errors of the two AUCs added in quadrature, because both taggers see the same fluctuations of the test set)."""
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(labels), len(labels))
+        diffs.append(auc(scores[idx], labels[idx]) - auc(reference[idx], labels[idx]))
+    return auc(scores, labels) - auc(reference, labels), float(np.std(diffs, ddof=1))
+
+
+def table(rows: list[Row], labels: np.ndarray, n_boot: int) -> str:
+    ref = rows[0]
     lines = [
-        "| tagger | library | AUC | R30 | parameters | training time [s] | epochs |",
-        "|---|---|---|---|---|---|---|",
+        f"| tagger | library | AUC | AUC - AUC({ref.score.name}) | R30 | parameters | training time [s] | epochs |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         s = r.score
         params = "-" if s.n_params is None else f"{s.n_params / 1e3:.3g}k"
+        diff = (
+            ""
+            if r is ref
+            else "{:+.4f} ± {:.4f}".format(*auc_difference(r.test_scores, ref.test_scores, labels, n_boot))
+        )
         lines.append(
-            f"| {s.name} | {r.library} | {s.auc.value:.4f} ± {s.auc.error:.4f} | {format_r30(s.r30, s.n_background)} "
-            f"| {params} | {r.seconds:.0f} | {r.epochs} |"
+            f"| {s.name} | {r.library} | {s.auc.value:.4f} ± {s.auc.error:.4f} | {diff} "
+            f"| {format_r30(s.r30, s.n_background)} | {params} | {r.seconds:.0f} | {r.epochs} |"
         )
     for name, (a, r30, n) in LANDSCAPE_RESULTS.items():
         lines.append(
-            f"| {name} | paper, Delphes level, 1.2M training jets | {a:.4f} | {r30:.0f} | {n / 1e3:.3g}k | | |"
+            f"| {name} | paper, Delphes level, 1.2M training jets | {a:.4f} | | {r30:.0f} | {n / 1e3:.3g}k | | |"
         )
+    return "\n".join(lines)
+
+
+def run_all(chosen: list[str], data: Data, args, device) -> list[Row]:
+    rows = []
+    for name in chosen:
+        if name == "bdt":
+            rows.append(run_bdt(data, args))
+        elif name == "energyflow-pfn":
+            rows.append(run_energyflow_pfn(data, args))
+        else:
+            rows.append(run_torch(name, data, args, device))
+        r = rows[-1]
+        print(f"{name}: AUC {r.score.auc}, R30 {r.score.r30}, {r.seconds:.0f} s", flush=True)
+    return rows
+
+
+def learning_curve_table(curve: dict[int, list[Row]]) -> str:
+    sizes = sorted(curve)
+    lines = ["| tagger | " + " | ".join(f"{n} jets" for n in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
+    for i, r in enumerate(curve[sizes[-1]]):
+        cells = [f"{curve[n][i].score.auc.value:.4f} ± {curve[n][i].score.auc.error:.4f}" for n in sizes]
+        lines.append(f"| {r.score.name} ({r.library.split()[0]}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -216,11 +290,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-test", type=int, default=None, help="test jets (default: all)")
     p.add_argument("--taggers", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
     p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--patience", type=int, default=5, help="early stopping on the validation loss")
+    p.add_argument("--patience", type=int, default=None, help="early stopping on the validation loss (default: off)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--n-points", type=int, default=64, help="constituents per jet for the point-cloud taggers")
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="cosine", help="learning-rate schedule")
+    p.add_argument("--image-size", type=int, default=40)
+    p.add_argument("--image-half-width", type=float, default=0.8, help="images cover +-this in eta and phi")
+    p.add_argument("--n-points", type=int, default=128, help="constituents per jet for the particle-flow networks")
+    p.add_argument("--n-points-attention", type=int, default=64, help="constituents per jet for attention (n^2 cost)")
+    p.add_argument("--learning-curve", default="", help="comma-separated smaller numbers of training jets to add")
     p.add_argument("--n-boot", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch, TF and xgboost (default: all)")
@@ -238,23 +316,22 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"data: {', '.join(f'{s} {len(y)}' for s, y in data.labels.items())} jets ({time.perf_counter() - start:.0f} s)"
     )
-    rows = []
-    for name in chosen:
-        if name == "bdt":
-            rows.append(run_bdt(data, args))
-        elif name == "energyflow-pfn":
-            rows.append(run_energyflow_pfn(data, args))
-        else:
-            rows.append(run_torch(name, data, args, device))
-        r = rows[-1]
-        print(f"{name}: AUC {r.score.auc}, R30 {r.score.r30}, {r.seconds:.0f} s", flush=True)
+    rows = run_all(chosen, data, args, device)
+    curve = {}
+    for n in sorted(int(x) for x in args.learning_curve.split(",") if x.strip()):
+        print(f"learning curve: {n} training jets", flush=True)
+        curve[n] = run_all(chosen, data.first_train(n), args, device)
+    curve[len(data.labels["train"])] = rows
     command = "python benchmarks/taggers.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = (
         f"# Top taggers: {'public landscape data' if args.full else 'the shipped particle-level subset'}\n\n"
         f"Command: `{command}`  \nDate: {datetime.date.today()}  \nMachine: {machine(device)}  \n"
         f"Jets: {', '.join(f'{s} {len(y)}' for s, y in data.labels.items())}; errors are bootstrap standard "
-        f"deviations over the test set ({args.n_boot} resamples).\n\n{table(rows)}\n"
+        f"deviations over the test set ({args.n_boot} resamples).\n\n"
+        f"{table(rows, data.labels['test'], args.n_boot)}\n"
     )
+    if len(curve) > 1:
+        text += f"\n## AUC against the number of training jets\n\n{learning_curve_table(curve)}\n"
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

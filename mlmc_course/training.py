@@ -79,6 +79,7 @@ def fit(
     batch_size: int = 256,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
+    schedule: str = "constant",
     patience: int | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -93,6 +94,9 @@ def fit(
         train: tensors of equal first dimension, e.g. ``(x, y)``; move them to the model's device first.
         val: validation tensors in the same layout, or ``None``.
         epochs, batch_size, lr, weight_decay: the usual optimisation knobs.
+        schedule: ``"constant"`` keeps ``lr``; ``"cosine"`` lowers it along half a cosine from ``lr`` to zero over
+            ``epochs`` (one step per epoch), which lets a small network settle into a minimum instead of
+            hopping around it at the end.
         patience: stop when the validation loss has not improved for this many epochs.
         seed: seeds the shuffling so that two runs with the same seed agree.
         progress: show a tqdm progress bar.
@@ -100,6 +104,8 @@ def fit(
     from tqdm.auto import tqdm
 
     epochs = positive_int(epochs, "epochs")
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
     if lr <= 0 or not math.isfinite(lr):
         raise ValueError(f"lr must be a positive number, got {lr}")
     generator = torch.Generator().manual_seed(seed)
@@ -110,6 +116,7 @@ def fit(
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     else:
         opt = torch.optim.Adam(params, lr=lr)
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if schedule == "cosine" else None
     history = History()
     best, best_state, since_best = math.inf, None, 0
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
@@ -129,6 +136,8 @@ def fit(
             total += loss.item() * len(batch[0])
             count += len(batch[0])
         history.train.append(total / count)
+        if cosine is not None:
+            cosine.step()
         if val is not None:
             v = _mean_loss(model, loss_fn, val, max(batch_size, 1024))
             history.val.append(v)

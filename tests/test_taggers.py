@@ -15,12 +15,13 @@ from mlmc_course.training import count_parameters
 def _clouds(seed: int, n_jets: int = 16, n: int = 10, d: int = 3):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n_jets, n, d, generator=g)
+    x[..., 0] = -x[..., 0].abs()  # log pT fractions are negative
     counts = torch.randint(2, n, (n_jets,), generator=g)
     mask = torch.arange(n)[None, :] < counts[:, None]
     return x * mask.unsqueeze(-1), mask
 
 
-@pytest.mark.parametrize("cls", [T.ParticleFlowNetwork, T.AttentionTagger])
+@pytest.mark.parametrize("cls", [T.ParticleFlowNetwork, T.AttentionTagger, T.PairAttentionTagger])
 def test_point_cloud_taggers_are_permutation_invariant(cls):
     torch.manual_seed(0)
     model = cls().eval()
@@ -45,6 +46,33 @@ def test_point_cloud_taggers_are_permutation_invariant(cls):
         assert (model(moved, mask) - out).abs().max() > 1e-3
 
 
+def test_pair_features_are_the_pair_kinematics():
+    """ln Delta, ln kT, ln z and ln m^2 of two massless particles, against their four-momenta."""
+    pt_jet = 600.0
+    z = torch.tensor([0.3, 0.1, 0.05])
+    deta, dphi = torch.tensor([0.05, -0.2, 0.3]), torch.tensor([0.0, 0.25, -3.1])
+    x = torch.stack([torch.log(z), deta, dphi], dim=-1)[None]
+    mask = torch.tensor([[True, True, False]])
+    f = T.pair_features(x, mask)
+    assert f.shape == (1, 3, 3, 4)
+    eta, phi = 0.4 + deta, 1.0 + dphi
+    p = pt_jet * z
+    p4 = torch.stack([p * torch.cosh(eta), p * torch.cos(phi), p * torch.sin(phi), p * torch.sinh(eta)], dim=-1)
+    pair = p4[0] + p4[1]
+    m2 = (pair[0] ** 2 - (pair[1:] ** 2).sum()) / pt_jet**2
+    delta = torch.hypot(deta[0] - deta[1], dphi[0] - dphi[1])
+    expected = torch.log(torch.stack([delta, 0.1 * delta, torch.tensor(0.1 / 0.4), m2]))
+    torch.testing.assert_close(f[0, 0, 1].double(), expected.double(), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(f[0, 1, 0], f[0, 0, 1])  # symmetric in the pair
+    assert torch.all(f[0, 2] == 0) and torch.all(f[0, :, 2] == 0)  # padding gives zeros
+    assert torch.isfinite(f).all()  # also a particle paired with itself
+    with pytest.raises(ValueError, match="eps must be positive"):
+        T.pair_features(x, mask, eps=0.0)
+    # Delta phi wraps around: particles at phi = +3.1 and -3.1 are 0.083 apart, not 6.2.
+    wrap = T.pair_features(torch.tensor([[[-1.0, 0.0, 3.1], [-1.0, 0.0, -3.1]]]), torch.ones(1, 2, dtype=torch.bool))
+    assert torch.exp(wrap[0, 0, 1, 0]).item() == pytest.approx(2 * torch.pi - 6.2, abs=1e-3)
+
+
 def test_masked_pooling():
     values = torch.arange(24, dtype=torch.float32).reshape(2, 4, 3)
     mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
@@ -66,6 +94,8 @@ def test_cnn_and_dense_shapes():
     [
         (lambda: T.CNNTagger(size=30), "divisible by 4"),
         (lambda: T.AttentionTagger(dim=30, heads=4), "divisible by heads"),
+        (lambda: T.PairAttentionTagger(dim=30, heads=4), "divisible by heads"),
+        (lambda: T.PairAttentionTagger(n_features=2), "at least 3"),
         (lambda: T.DenseTagger(mean=[0.0, 1.0], std=[1.0, 0.0]), "std must be positive"),
         (lambda: T.DenseTagger(mean=[0.0, 1.0], std=[1.0]), "std must have shape"),
         (lambda: T.ParticleFlowNetwork(n_features=0), "n_features must be a positive integer"),

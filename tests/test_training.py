@@ -53,3 +53,29 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="dropout"):
         mlp(1, 1, dropout=1.0)
     assert count_parameters(mlp(2, 1, hidden=(3,))) == 2 * 3 + 3 + 3 + 1
+
+
+def _step_sizes(schedule: str, epochs: int = 4, batches: int = 8) -> np.ndarray:
+    """Mean size of the parameter updates in each epoch, recorded from inside the loss."""
+    torch.manual_seed(0)
+    model = mlp(1, 1, hidden=(8,))
+    snapshots = []
+
+    def loss(m, batch):
+        snapshots.append(torch.cat([p.detach().flatten() for p in m.parameters()]).clone())
+        return _mse(m, batch)
+
+    x, y = _data(n=32 * batches)
+    fit(model, loss, (x, y), epochs=epochs, batch_size=32, lr=1e-3, schedule=schedule, progress=False)
+    steps = np.array([(b - a).abs().mean().item() for a, b in zip(snapshots, snapshots[1:], strict=False)])
+    # step k happens between loss calls k and k + 1; the run's last step is after the last call
+    return np.array([steps[e * batches : (e + 1) * batches].mean() for e in range(epochs)])
+
+
+def test_cosine_schedule_shrinks_the_steps_and_constant_does_not():
+    constant, cosine = _step_sizes("constant"), _step_sizes("cosine")
+    # Adam's steps scale with the learning rate, which falls to (1 + cos(3 pi / 4)) / 2 = 0.15 in the 4th epoch
+    assert cosine[-1] / cosine[0] < 0.3
+    assert constant[-1] / constant[0] > 0.5
+    with pytest.raises(ValueError, match="schedule"):
+        fit(mlp(1, 1), _mse, _data(), schedule="linear", progress=False)

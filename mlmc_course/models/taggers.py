@@ -3,8 +3,9 @@
 * :class:`DenseTagger`: a fully connected network on high-level features (standardised inside the model).
 * :class:`CNNTagger`: a convolutional network on jet images (arXiv:1701.08784, "DeepTop", scaled down).
 * :class:`ParticleFlowNetwork`: Deep Sets, f(sum_i Phi(p_i)), on point clouds (arXiv:1810.05165).
-* :class:`AttentionTagger`: a transformer encoder without positional encoding on point clouds (in the spirit of
-  ParT, arXiv:2202.03772, without its pairwise interaction features).
+* :class:`AttentionTagger`: a transformer encoder without positional encoding on point clouds.
+* :class:`PairAttentionTagger`: the same with ParT's pairwise interaction features added to the attention scores
+  (arXiv:2202.03772, scaled down).
 
 Every tagger returns one logit per jet (``sigmoid(logit)`` is the top probability), is trained with
 :func:`train_tagger`, which calls the course's shared loop :func:`mlmc_course.training.fit` with the binary
@@ -202,6 +203,106 @@ class AttentionTagger(nn.Module):
         return self.head(masked_mean(h, mask)).squeeze(-1)
 
 
+def pair_features(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """The four pairwise features of ParT (arXiv:2202.03772) for every pair of constituents of a jet.
+
+    For particles a and b with momentum fractions ``z_a = pT_a / pT_jet`` and angular distance
+    ``Delta = sqrt(Delta eta^2 + Delta phi^2)``: ``ln Delta``, ``ln k_T`` with ``k_T = min(z_a, z_b) Delta``,
+    ``ln z`` with ``z = min(z_a, z_b) / (z_a + z_b)``, and ``ln m^2`` with ``m^2 = 2 z_a z_b (cosh Delta eta -
+    cos Delta phi)``, the pair's invariant mass squared in units of ``pT_jet^2`` (massless particles).
+
+    Args:
+        x: the *raw* point cloud of :func:`mlmc_course.representations.point_cloud`, ``(batch, n, 3)`` holding
+            (log(pT/pT_jet), Delta eta, Delta phi); mask: ``(batch, n)``, True for real particles.
+
+        eps: added under the logarithms (and the square root), so that a particle paired with itself stays finite.
+
+    Returns:
+        ``(batch, n, n, 4)``; zero wherever one of the two particles is padding.
+    """
+    if not eps > 0:
+        raise ValueError(f"eps must be positive (it keeps the logarithms finite), got {eps}")
+    z = torch.exp(x[..., 0]) * mask
+    deta = x[..., 1].unsqueeze(2) - x[..., 1].unsqueeze(1)
+    dphi = torch.remainder(x[..., 2].unsqueeze(2) - x[..., 2].unsqueeze(1) + torch.pi, 2 * torch.pi) - torch.pi
+    delta = torch.sqrt(deta**2 + dphi**2 + eps)
+    z_a, z_b = z.unsqueeze(2), z.unsqueeze(1)
+    z_min = torch.minimum(z_a, z_b)
+    m2 = 2 * z_a * z_b * (torch.cosh(deta) - torch.cos(dphi))
+    logs = [delta, z_min * delta + eps, z_min / (z_a + z_b + eps) + eps, m2 + eps]
+    both = (mask.unsqueeze(2) & mask.unsqueeze(1)).unsqueeze(-1)
+    return torch.where(both, torch.log(torch.stack(logs, dim=-1)), 0.0)
+
+
+class _PairBiasedBlock(nn.Module):
+    """Pre-norm multi-head self-attention with an additive bias per head and pair, then a feed-forward block."""
+
+    def __init__(self, dim: int, heads: int, hidden: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm_attention, self.norm_ff = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv, self.out = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.ff = mlp(dim, dim, (hidden,))
+
+    def forward(self, h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """``h``: ``(batch, n, dim)``; ``bias``: ``(batch, heads, n, n)``, -inf for padded keys."""
+        b, n, d = h.shape
+        q, k, v = self.qkv(self.norm_attention(h)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        h = h + self.out(attended.transpose(1, 2).reshape(b, n, d))
+        return h + self.ff(self.norm_ff(h))
+
+
+class PairAttentionTagger(nn.Module):
+    """Attention with pairwise interaction features, a small particle transformer in the spirit of ParT.
+
+    Like :class:`AttentionTagger`, but every head adds a learned function of :func:`pair_features` (pair angle,
+    k_T, momentum sharing and invariant mass) to its attention scores, ``softmax(q k^T / sqrt(d) + U)``. The
+    pairs' invariant masses are what a top tagger looks for (the W and the top), and a plain transformer has to
+    learn to compute them from the single-particle inputs.
+
+    Args:
+        n_features: inputs per constituent; the first three must be those of ``point_cloud`` (raw, not standardised).
+        dim, heads, layers, hidden, mean, std: as for :class:`AttentionTagger`.
+        pair_hidden: width of the per-pair network that maps the four pair features to one bias per head.
+    """
+
+    def __init__(
+        self,
+        n_features: int = 3,
+        dim: int = 32,
+        heads: int = 4,
+        layers: int = 2,
+        hidden: int = 64,
+        pair_hidden: int = 8,
+        mean=None,
+        std=None,
+    ) -> None:
+        super().__init__()
+        dim, heads = positive_int(dim, "dim"), positive_int(heads, "heads")
+        if dim % heads:
+            raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
+        n_features = positive_int(n_features, "n_features")
+        if n_features < 3:
+            raise ValueError(f"n_features must be at least 3 (log pT fraction, Delta eta, Delta phi), got {n_features}")
+        hidden = positive_int(hidden, "hidden")
+        self.scale = _Standardise(n_features, mean, std)
+        self.embed = mlp(n_features, dim, (hidden,))
+        self.pair = mlp(4, heads, (positive_int(pair_hidden, "pair_hidden"),))
+        self.blocks = nn.ModuleList(_PairBiasedBlock(dim, heads, hidden) for _ in range(positive_int(layers, "layers")))
+        self.norm = nn.LayerNorm(dim)
+        self.head = mlp(dim, 1, (hidden,))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(batch, n, n_features)`` raw, ``mask``: ``(batch, n)`` -> logits ``(batch,)``."""
+        bias = self.pair(pair_features(x, mask)).permute(0, 3, 1, 2)
+        bias = bias.masked_fill(~mask[:, None, None, :], float("-inf"))
+        h = self.embed(self.scale(x))
+        for block in self.blocks:
+            h = block(h, bias)
+        return self.head(masked_mean(self.norm(h), mask)).squeeze(-1)
+
+
 def bce_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Binary cross-entropy of ``model(*inputs)`` (logits) for a batch ``(*inputs, labels)``."""
     *inputs, labels = batch
@@ -221,6 +322,7 @@ def train_tagger(
     epochs: int = 10,
     batch_size: int = 256,
     lr: float = 1e-3,
+    schedule: str = "constant",
     device=None,
     seed: int = 0,
     patience: int | None = None,
@@ -234,7 +336,7 @@ def train_tagger(
         inputs: one array or a tuple of arrays, e.g. ``features``, ``images`` or ``(points, mask)``.
         labels: 1 for top, 0 for QCD, shape ``(n_jets,)``.
         val: ``(val_inputs, val_labels)`` for early stopping on the validation loss, or ``None``.
-        epochs, batch_size, lr, seed, patience, progress: passed to :func:`mlmc_course.training.fit`.
+        epochs, batch_size, lr, schedule, seed, patience, progress: passed to :func:`mlmc_course.training.fit`.
         device: where to train (default: the model's device).
     """
     device = device if device is not None else next(model.parameters()).device
@@ -255,6 +357,7 @@ def train_tagger(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
+        schedule=schedule,
         seed=seed,
         patience=patience,
         progress=progress,
