@@ -163,6 +163,15 @@ class ParticleFlowNetwork(nn.Module):
         return self.f(masked_sum(self.phi(self.scale(x)), mask)).squeeze(-1)
 
 
+def _attention_sizes(n_features, dim, heads, hidden) -> tuple[int, int, int, int]:
+    """Validate the sizes of an attention tagger; ``heads`` must divide ``dim``."""
+    n_features, dim = positive_int(n_features, "n_features"), positive_int(dim, "dim")
+    heads, hidden = positive_int(heads, "heads"), positive_int(hidden, "hidden")
+    if dim % heads:
+        raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
+    return n_features, dim, heads, hidden
+
+
 class AttentionTagger(nn.Module):
     """A transformer encoder over the constituents (no positional encoding), then a masked mean and a dense head.
 
@@ -185,15 +194,10 @@ class AttentionTagger(nn.Module):
         std=None,
     ) -> None:
         super().__init__()
-        dim, heads = positive_int(dim, "dim"), positive_int(heads, "heads")
-        if dim % heads:
-            raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
-        n_features = positive_int(n_features, "n_features")
+        n_features, dim, heads, hidden = _attention_sizes(n_features, dim, heads, hidden)
         self.scale = _Standardise(n_features, mean, std)
         self.embed = mlp(n_features, dim, (hidden,))
-        layer = nn.TransformerEncoderLayer(
-            dim, heads, dim_feedforward=positive_int(hidden, "hidden"), dropout=0.0, batch_first=True
-        )
+        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=hidden, dropout=0.0, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, positive_int(layers, "layers"), enable_nested_tensor=False)
         self.head = mlp(dim, 1, (hidden,))
 
@@ -235,7 +239,11 @@ def pair_features(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> tor
 
 
 class _PairBiasedBlock(nn.Module):
-    """Pre-norm multi-head self-attention with an additive bias per head and pair, then a feed-forward block."""
+    """Pre-norm multi-head self-attention with an additive bias per head and pair, then a feed-forward block.
+
+    Written out because ``nn.TransformerEncoderLayer`` takes the bias only as a float ``src_mask``, and its fused
+    inference path returned NaN for a per-head ``(batch * heads, n, n)`` mask in our trials.
+    """
 
     def __init__(self, dim: int, heads: int, hidden: int) -> None:
         super().__init__()
@@ -279,13 +287,9 @@ class PairAttentionTagger(nn.Module):
         std=None,
     ) -> None:
         super().__init__()
-        dim, heads = positive_int(dim, "dim"), positive_int(heads, "heads")
-        if dim % heads:
-            raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
-        n_features = positive_int(n_features, "n_features")
+        n_features, dim, heads, hidden = _attention_sizes(n_features, dim, heads, hidden)
         if n_features < 3:
             raise ValueError(f"n_features must be at least 3 (log pT fraction, Delta eta, Delta phi), got {n_features}")
-        hidden = positive_int(hidden, "hidden")
         self.scale = _Standardise(n_features, mean, std)
         self.embed = mlp(n_features, dim, (hidden,))
         self.pair = mlp(4, heads, (positive_int(pair_hidden, "pair_hidden"),))
