@@ -70,7 +70,6 @@ n_train = cfg.pick(ci=1_000, lecture=4_000, full=50_000)
 n_test = cfg.pick(ci=1_000, lecture=4_000, full=50_000)
 gan_epochs = cfg.pick(ci=5, lecture=40, full=400)
 vae_epochs = cfg.pick(ci=5, lecture=60, full=400)
-torch.set_num_threads(cfg.pick(ci=1, lecture=1, full=4))
 print(f"{n_train} training events; GAN {gan_epochs} epochs, VAE {vae_epochs} epochs")
 
 # %% [markdown]

@@ -50,7 +50,6 @@ n_test = cfg.pick(ci=1_000, lecture=4_000, full=50_000)
 epochs = cfg.pick(ci=5, lecture=30, full=300)
 n_jets = cfg.pick(ci=2_000, lecture=8_000, full=None)  # None: every jet of the shipped training split
 jet_epochs = cfg.pick(ci=3, lecture=20, full=200)
-torch.set_num_threads(cfg.pick(ci=1, lecture=1, full=4))
 
 # %% [markdown]
 # ## Change of variables

@@ -57,7 +57,6 @@ budget_epochs = cfg.pick(ci=3, lecture=25, full=300)  # every model of the compa
 n_sample = cfg.pick(ci=1_000, lecture=10_000, full=100_000)  # events generated to time the samplers
 n_jets = cfg.pick(ci=2_000, lecture=5_000, full=None)  # None: every jet of the shipped training split
 jet_epochs = cfg.pick(ci=3, lecture=12, full=200)
-torch.set_num_threads(cfg.pick(ci=1, lecture=1, full=4))
 
 # %% [markdown]
 # ## Diffusion: from data to noise, and back

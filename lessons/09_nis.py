@@ -48,14 +48,6 @@ from mlmc_course.checks import l09_nis as checks
 cfg = mlmc_course.setup(MODE)
 
 # %% [markdown]
-# The networks in this lesson are small and see about a thousand points at a time. On a CPU one thread is then as
-# fast as several, and several threads fighting over shared cores (a laptop running other work, a CI machine) can be
-# ten times slower, so we ask PyTorch for one. On a GPU this changes nothing.
-
-# %%
-torch.set_num_threads(1)
-
-# %% [markdown]
 # ## Monte Carlo integration and its variance
 #
 # We want $I = \int_{[0,1]^d} f(x)\,dx$ for an integrand $f \ge 0$ (a squared matrix element times phase-space

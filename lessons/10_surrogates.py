@@ -69,7 +69,6 @@ n_members = cfg.pick(ci=2, lecture=5, full=10)
 n_test = cfg.pick(ci=20_000, lecture=200_000, full=1_000_000)
 n_unweight = cfg.pick(ci=200_000, lecture=4_000_000, full=40_000_000)
 batch_sizes = cfg.pick(ci=[1, 100], lecture=[1, 100, 10_000], full=[1, 100, 10_000, 1_000_000])
-torch.set_num_threads(1)
 rng = np.random.default_rng(cfg.seed)
 
 # %% [markdown]

@@ -54,7 +54,6 @@ MODE = "lecture"
 
 # %% tags=["setup"]
 import numpy as np
-import torch
 import matplotlib.pyplot as plt
 
 import mlmc_course
@@ -70,7 +69,6 @@ cfg = mlmc_course.setup(MODE)
 # %%
 n_replicas = cfg.pick(ci=4, lecture=25, full=100)
 epochs = cfg.pick(ci=150, lecture=1500, full=5000)
-torch.set_num_threads(1)
 x_plot = np.geomspace(1e-5, 0.95, 200)
 
 # %% [markdown]

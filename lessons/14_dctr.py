@@ -78,13 +78,11 @@ cfg = mlmc_course.setup(MODE)
 
 # %%
 import matplotlib.pyplot as plt
-import torch
 
 from mlmc_course import dctr
 from mlmc_course import reweight as rw
 from mlmc_course.data import pythia
 
-torch.set_num_threads(2)
 n_train = cfg.pick(ci=2_000, lecture=40_000, full=250_000)  # per class
 n_eval = cfg.pick(ci=1_000, lecture=20_000, full=100_000)
 epochs = cfg.pick(ci=2, lecture=6, full=20)

@@ -45,7 +45,13 @@ def cmd_run(args) -> int:
     from mlmc_course.runner import run_lessons
 
     report = run_lessons(
-        _root(args), mode=args.mode, only=args.only or None, out=args.out, timeout=args.timeout, keep=args.keep
+        _root(args),
+        mode=args.mode,
+        only=args.only or None,
+        out=args.out,
+        timeout=args.timeout,
+        keep=args.keep,
+        overwrite=args.overwrite,
     )
     return 0 if report.ok else 1
 
@@ -84,7 +90,10 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="execute every solution notebook; report wall time and peak memory")
     p.add_argument("only", nargs="*", help="lesson numbers or names (default: all)")
     p.add_argument("--mode", choices=["ci", "lecture", "full"], default="lecture")
-    p.add_argument("--out", default="reports", help="folder for run-<mode>.md and run-<mode>.json")
+    p.add_argument(
+        "--out", default=str(Path("_build") / "reports"), help="folder for run-<mode>.md and run-<mode>.json"
+    )
+    p.add_argument("--overwrite", action="store_true", help="allow replacing a report that git tracks")
     p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
     p.add_argument("--keep", default=None, help="also save the executed notebooks (with outputs) in this folder")
     p.set_defaults(func=cmd_run)

@@ -6,8 +6,10 @@ Modes change sizes (events, epochs), never the code path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -17,6 +19,7 @@ Mode = Literal["ci", "lecture", "full"]
 MODES: tuple[str, ...] = ("ci", "lecture", "full")
 ENV_MODE = "MLMC_COURSE_MODE"
 ENV_THREADS = "MLMC_COURSE_THREADS"
+ENV_SCHEDULER = "MLMC_COURSE_SCHEDULER"
 DEFAULT_SEED = 1234
 
 T = TypeVar("T")
@@ -113,6 +116,37 @@ def torch_threads(mode: Mode) -> int | None:
     return None if mode == "full" else 1
 
 
+def apply_threads(mode: Mode) -> int:
+    """Set torch's intra-op thread count for ``mode`` (see :func:`torch_threads`) and return the count in force.
+
+    The one place in the course that sets torch's threads; lessons get it through :func:`setup`.
+    """
+    import torch
+
+    wanted = torch_threads(mode)
+    if wanted is not None:
+        torch.set_num_threads(wanted)
+    return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Run torch on ``n`` intra-op threads inside the block and restore the previous count afterwards.
+
+    For code whose result depends on the thread count, such as a timing table measured on one thread.
+    """
+    import torch
+
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"the thread count must be a positive integer, got {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def setup(mode: str | None = None, seed: int = DEFAULT_SEED, *, quiet: bool = False) -> RunConfig:
     """Prepare a lesson: check the mode, seed everything, pick the device and torch's threads, apply the plot style.
 
@@ -130,11 +164,7 @@ def setup(mode: str | None = None, seed: int = DEFAULT_SEED, *, quiet: bool = Fa
     else:
         chosen = check_mode(mode) if mode is not None else "lecture"
     cfg = RunConfig(mode=chosen, seed=seed, device=device())
-    threads = torch_threads(chosen)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
+    apply_threads(chosen)
     seed_everything(seed)
     use_style()
     if not quiet:

@@ -223,8 +223,8 @@ def train_neural_ot(
     grad g(x) = grad f*(x) and gives V = E f(Y) + E f*(X), the dual of the transport problem; its minimum over
     convex f is reached at the Brenier potential, and then T = grad g pushes the source onto the target.
     Each outer step makes ``inner_steps`` Adam steps on g and one on f. This is a two-player game like a GAN, so it
-    has its own loop rather than :func:`mlmc_course.training.fit`. The networks are tiny, so it runs on one CPU
-    thread: more threads only add synchronisation, which on a busy machine made each step several times slower.
+    has its own loop rather than :func:`mlmc_course.training.fit`. The thread count is the course's
+    (:func:`mlmc_course.config.setup`): one thread in the ci and lecture modes suits these tiny networks.
 
     Args:
         source, target: samples ``(n_source, dim)`` and ``(n_target, dim)``.
@@ -251,25 +251,20 @@ def train_neural_ot(
         return f(y).mean() + ((x * t).sum(1) - f(t)).mean()
 
     history: dict[str, list[float]] = {"value": []}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for _ in tqdm(range(steps), desc="neural OT", disable=not progress, leave=False):
-            for _ in range(inner_steps):
-                opt_g.zero_grad(set_to_none=True)
-                (-value(batch(xs), batch(ys), create_graph=True)).backward()
-                opt_g.step()
-                g.clamp()
-            opt_f.zero_grad(set_to_none=True)
-            v = value(batch(xs), batch(ys), create_graph=False)
-            if not torch.isfinite(v):
-                raise FloatingPointError("the transport objective became NaN or infinite; lower lr")
-            v.backward()
-            opt_f.step()
-            f.clamp()
-            history["value"].append(v.item())
-    finally:
-        torch.set_num_threads(threads)
+    for _ in tqdm(range(steps), desc="neural OT", disable=not progress, leave=False):
+        for _ in range(inner_steps):
+            opt_g.zero_grad(set_to_none=True)
+            (-value(batch(xs), batch(ys), create_graph=True)).backward()
+            opt_g.step()
+            g.clamp()
+        opt_f.zero_grad(set_to_none=True)
+        v = value(batch(xs), batch(ys), create_graph=False)
+        if not torch.isfinite(v):
+            raise FloatingPointError("the transport objective became NaN or infinite; lower lr")
+        v.backward()
+        opt_f.step()
+        f.clamp()
+        history["value"].append(v.item())
     g.eval()
     f.eval()
     return NeuralOT(g=g, f=f, history=history)

@@ -14,6 +14,7 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
+from mlmc_course.config import ENV_MODE
 from mlmc_course.runner import BUDGETS, LessonRun, RunReport, children_rss, machine_description
 
 
@@ -82,7 +83,7 @@ def pytest_configure(config) -> None:
     global _RECORDER
     folder = config.getoption("--run-report")
     if folder:
-        _RECORDER = _Recorder(Path(folder), os.environ.get("MLMC_COURSE_MODE", "lecture"))
+        _RECORDER = _Recorder(Path(folder), os.environ.get(ENV_MODE, "lecture"))
 
 
 def pytest_runtest_logstart(nodeid, location) -> None:

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import psutil
 
+from mlmc_course.config import ENV_MODE
+
 BUDGETS = {"ci": (60.0, 1.5e9), "lecture": (120.0, 1.5e9), "full": (None, None)}
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+DEFAULT_OUT = Path("_build") / "reports"
+
+
+class WouldOverwrite(ValueError):
+    """``mlmc-course run`` was pointed at a report that git tracks; it does not replace it without ``overwrite``."""
 
 
 @dataclass
@@ -96,6 +104,21 @@ class _PeakMemory:
         self._thread.join()
 
 
+def _tracked(root: Path, path: Path) -> bool:
+    """True when ``path`` exists and git tracks it in the repository at ``root`` (False outside a git checkout)."""
+    import subprocess
+
+    if not path.exists():
+        return False
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "--error-unmatch", str(path)], cwd=root, capture_output=True, check=False
+        )
+    except OSError:  # no git on this machine
+        return False
+    return done.returncode == 0
+
+
 def machine_description() -> str:
     """CPU count, memory and GPU presence, for the report header."""
     import torch
@@ -109,12 +132,13 @@ def machine_description() -> str:
 def run_notebook(path: Path, mode: str, timeout: int = 1800, keep: Path | None = None) -> LessonRun:
     """Execute one notebook with papermill in its own folder, with ``MODE`` and ``MLMC_COURSE_MODE`` set.
 
-    ``keep``: a folder in which to save the executed notebook (with its outputs) under the same name.
+    The kernel draws figures inline, as in JupyterLab, so the time includes rendering them and a kept notebook
+    shows them. ``keep``: a folder in which to save the executed notebook (with its outputs) under the same name.
     """
     import papermill
 
-    os.environ["MLMC_COURSE_MODE"] = mode
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ[ENV_MODE] = mode
+    os.environ["MPLBACKEND"] = INLINE_BACKEND  # the kernel inherits it; "Agg" would draw nothing on plt.show()
     start = time.perf_counter()
     error = ""
     with tempfile.TemporaryDirectory(prefix="mlmc-run-") as tmp, _PeakMemory() as mem:
@@ -149,20 +173,32 @@ def run_lessons(
     *,
     mode: str = "lecture",
     only: list[str] | None = None,
-    out: str | Path | None = "reports",
+    out: str | Path | None = DEFAULT_OUT,
     timeout: int = 1800,
     keep: str | Path | None = None,
+    overwrite: bool = False,
 ) -> RunReport:
     """Run every solution notebook (or those in ``only``), print and write the report.
 
-    Writes ``<out>/run-<mode>.md`` and ``<out>/run-<mode>.json`` (relative paths are taken from ``root``); with
-    ``keep``, also the executed notebooks, to read their outputs.
+    Writes ``<out>/run-<mode>.md`` and ``<out>/run-<mode>.json`` (relative paths are taken from ``root``; the
+    default is the untracked ``_build/reports``); with ``keep``, also the executed notebooks, to read their outputs.
+    A report that git tracks (such as the committed ``reports/run-lecture.md``) is replaced only with
+    ``overwrite=True``; otherwise :class:`WouldOverwrite` is raised before anything runs.
     """
     from tqdm.auto import tqdm
 
     from mlmc_course.config import check_mode
 
     check_mode(mode)
+    folder = None
+    if out is not None:
+        folder = Path(out) if Path(out).is_absolute() else root / out
+        tracked = [p for p in (folder / f"run-{mode}.md", folder / f"run-{mode}.json") if _tracked(root, p)]
+        if tracked and not overwrite:
+            raise WouldOverwrite(
+                f"{tracked[0].relative_to(root)} is a committed report; pass --overwrite to replace it, or write "
+                f"elsewhere with --out (the default is {DEFAULT_OUT})"
+            )
     notebooks = sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb"))
     if only:
         notebooks = [p for p in notebooks if any(p.stem == o or p.stem.startswith(o + "_") for o in only)]
@@ -179,8 +215,7 @@ def run_lessons(
     report = RunReport(mode, machine_description(), runs)
     text = report.markdown()
     print(text)
-    if out is not None:
-        folder = Path(out) if Path(out).is_absolute() else root / out
+    if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"run-{mode}.md").write_text(text)
         payload = {"mode": mode, "machine": report.machine, "ok": report.ok, "runs": [asdict(r) for r in runs]}

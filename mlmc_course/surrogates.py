@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from mlmc_course.config import threads
 from mlmc_course.training import History, fit, mlp, to_tensors
 from mlmc_course.validation import as_array, positive_int
 
@@ -387,11 +388,9 @@ def timing_table(model: MESurrogate, onnx_path: str | Path, batch_sizes: Sequenc
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     rng = np.random.default_rng(seed)
     rows = []
-    try:
+    with threads(1):
         for n in batch_sizes:
             n = positive_int(n, "batch size")
             pts = sample_resolved(n, rng)
@@ -403,8 +402,6 @@ def timing_table(model: MESurrogate, onnx_path: str | Path, batch_sizes: Sequenc
             t_onnx = time_per_call(lambda x32=x32: session.run(None, {"x": x32}))
             t_exact = time_per_call(lambda pts=pts: me_qqg(pts))
             rows.append({"batch": n, "exact": t_exact, "torch": t_torch, "onnxruntime": t_onnx})
-    finally:
-        torch.set_num_threads(threads)
     return rows
 
 

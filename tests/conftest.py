@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
+
+from mlmc_course.config import ENV_MODE, apply_threads
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("MLMC_COURSE_MODE", "ci")
+os.environ.setdefault(ENV_MODE, "ci")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tensorflow-probability needs Keras 2 (tf-keras)
 
@@ -19,5 +20,6 @@ def root() -> Path:
     return ROOT
 
 
-# Tests train many tiny networks, often side by side (pytest -n): one intra-op thread each avoids oversubscription.
-torch.set_num_threads(1)
+# Tests train many tiny networks, often side by side (pytest -n): the ci mode's one intra-op thread each avoids
+# oversubscription (MLMC_COURSE_THREADS overrides, as for the lessons).
+apply_threads("ci")

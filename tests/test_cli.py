@@ -63,3 +63,41 @@ def test_run_report_fails_and_names_a_broken_lesson(tmp_path):
     report = run_lessons(tmp_path, mode="ci", out=tmp_path / "out")
     assert not report.ok and "boom" in report.runs[0].error
     assert "98_broken" in (tmp_path / "out" / "run-ci.md").read_text()
+
+
+def _tiny_course(tmp_path, *cells_source: str):
+    import nbformat
+
+    (tmp_path / "solutions").mkdir()
+    cells = [nbformat.v4.new_code_cell('MODE = "lecture"'), *(nbformat.v4.new_code_cell(c) for c in cells_source)]
+    cells[0].metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "solutions" / "97_tiny.ipynb")
+
+
+def test_kept_notebooks_hold_their_figures(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # as under the test command: the runner must still draw inline
+    _tiny_course(tmp_path, "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()")
+    report = run_lessons(tmp_path, mode="ci", out=tmp_path / "out", keep=tmp_path / "kept")
+    assert report.ok, report.runs[0].error
+    kept = json.loads((tmp_path / "kept" / "97_tiny.ipynb").read_text())
+    outputs = [o for cell in kept["cells"] if cell["cell_type"] == "code" for o in cell.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs), outputs
+
+
+def test_run_never_replaces_a_committed_report(capsys):
+    committed = ROOT / "reports" / "run-lecture.md"
+    before = committed.read_bytes()
+    code = main(["--root", str(ROOT), "run", "--mode", "lecture", "--out", "reports", "00"])
+    assert code == 2 and "committed report" in capsys.readouterr().err
+    assert committed.read_bytes() == before
+
+
+def test_run_writes_its_report_outside_the_tracked_tree(tmp_path):
+    import subprocess
+
+    _tiny_course(tmp_path, "print('hello')")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    report = run_lessons(tmp_path, mode="ci")
+    assert report.ok and (tmp_path / "_build" / "reports" / "run-ci.md").exists()

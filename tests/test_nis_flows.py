@@ -10,15 +10,6 @@ import torch
 from mlmc_course.nis import SplineFlow, coupling_masks
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small networks: one thread is as fast, and threads fighting over shared CI cores are far slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _random_flow(dim: int, seed: int = 0, scale: float = 0.5) -> SplineFlow:
     torch.manual_seed(seed)
     flow = SplineFlow(dim, bins=8, hidden=(16,)).double()

@@ -12,15 +12,6 @@ from mlmc_course.data import integrands as I
 from mlmc_course.nis import IntegrandError, NISIntegrator, SampleBuffer, allocate, as_integrand, run_vegas
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small networks: one thread is as fast, and threads fighting over shared CI cores are far slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def small(itg, **kw) -> NISIntegrator:
     kw = {"bins": 8, "hidden": (32,), "batch_size": 512, "seed": 0, "device": "cpu", **kw}
     return NISIntegrator(itg, **kw)

@@ -23,15 +23,6 @@ REPEATS = 40
 N_EVAL = 3000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small networks: one thread is as fast, and threads fighting over shared CI cores are far slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def z_test(integrator: NISIntegrator, truth: float) -> tuple[float, float]:
     """z of the mean estimate against the truth, and <quoted error^2> / observed variance."""
     results = [integrator.integrate(N_EVAL) for _ in range(REPEATS)]

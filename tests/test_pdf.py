@@ -101,7 +101,6 @@ def test_chi2_pulls_and_effective_exponents():
 
 
 def test_replica_fit_reduces_chi2_and_keeps_the_sum_rules():
-    torch.set_num_threads(1)
     truth = P.ValenceTruth()
     fk = P.toy_fk_table(np.geomspace(2e-3, 0.7, 12))
     data = P.closure_data(fk, truth, seed=3)

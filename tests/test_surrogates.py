@@ -114,7 +114,6 @@ def test_unweighting_rejects_unusable_surrogates():
 
 
 def test_ratio_surrogate_learns_and_is_positive():
-    torch.set_num_threads(1)
     rng = np.random.default_rng(5)
     x = S.sample_resolved(3000, rng)
     model, history = S.train_surrogate(x, S.me_qqg(x), "ratio", epochs=20, seed=0)

@@ -40,6 +40,7 @@ requirements: null
 show_question_points: true"""
 NBVAL_MARK = "# NBVAL_CHECK_OUTPUT"
 PROMPT_LINE = re.compile(r'^\s*(""" # BEGIN PROMPT|""" # END PROMPT|raise NotImplementedError\(.*\))\s*$')
+CLAIM_TAG = "claim"  # cells that check the lesson's prose against its run (mlmc_course.claims)
 CHECK_CALL = re.compile(r'^grader\.check\("(?P<name>[a-z0-9_]+)"\)$')
 
 
@@ -173,6 +174,7 @@ def build_lesson(lesson: Lesson | str | Path) -> dict[str, bytes]:
             otter_assign(str(master), str(out), no_pdfs=True, no_run_tests=True)
         student = nbformat.read(out / "student" / f"{stem}.ipynb", as_version=4)
         autograder = nbformat.read(out / "autograder" / f"{stem}.ipynb", as_version=4)
+    student.cells = [c for c in student.cells if CLAIM_TAG not in tags_of(c)]  # claims live in the solutions
     student = _normalise(student, stem)
     autograder = _normalise(autograder, stem)
     solution = _solution_notebook(autograder)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import nbformat
 
+from mlmc_course.config import ENV_MODE
+
 GRADER_RE = re.compile(r'otter\.Notebook\("(?P<name>[0-9]{2}_[a-z0-9_]+)\.ipynb"\)')
 MARKER = "MLMC_GRADE_RESULTS="
 
@@ -87,8 +89,8 @@ def grade(path: str | Path, root: Path, *, mode: str = "ci", timeout: int = 600)
     points = {name: float(t.get("points") or 1) for name, t in tests.items()}
     nb.metadata["otter"] = autograder.metadata["otter"]
     nb.cells.append(_results_cell(stem, points))
-    env_before = os.environ.get("MLMC_COURSE_MODE")
-    os.environ["MLMC_COURSE_MODE"] = mode
+    env_before = os.environ.get(ENV_MODE)
+    os.environ[ENV_MODE] = mode
     try:
         with tempfile.TemporaryDirectory(prefix="mlmc-grade-") as tmp:
             target = Path(tmp) / f"{stem}.ipynb"
@@ -99,9 +101,9 @@ def grade(path: str | Path, root: Path, *, mode: str = "ci", timeout: int = 600)
             client.execute()
     finally:
         if env_before is None:
-            os.environ.pop("MLMC_COURSE_MODE", None)
+            os.environ.pop(ENV_MODE, None)
         else:
-            os.environ["MLMC_COURSE_MODE"] = env_before
+            os.environ[ENV_MODE] = env_before
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
     line = next((ln for ln in text.splitlines() if ln.startswith(MARKER)), None)
     if line is None:
