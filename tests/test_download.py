@@ -161,13 +161,13 @@ def test_landscape_download_checks_layout_and_records_sha(server, tmp_path, monk
     server.files["junk.h5"] = b"\x89HDF\r\n" + bytes(range(256)) * 20
     server.files["test.h5"] = landscape_file
     with pytest.warns(UserWarning, match="no checksum is known"), pytest.raises(D.DownloadError, match="not a valid"):
-        D.download_landscape("test", url=server.url("junk.h5"), progress=False)
-    assert _no_valid_file(D.landscape_path("test"))
+        L.download_landscape("test", url=server.url("junk.h5"), progress=False)
+    assert _no_valid_file(L.landscape_path("test"))
     with pytest.raises(FileNotFoundError, match="download_landscape"):
         L.load_top("test", source="landscape")
 
     with pytest.warns(UserWarning, match="no checksum is known"):
-        path = D.download_landscape("test", url=server.url("test.h5"), progress=False)
+        path = L.download_landscape("test", url=server.url("test.h5"), progress=False)
     assert (tmp_path / "landscape" / "test.h5.sha256").read_text().split()[0] == _sha(landscape_file)
     jets = L.load_top("test", source="landscape", n=5)
     assert len(jets) == 5 and jets.n_max == 200
@@ -177,7 +177,7 @@ def test_landscape_download_checks_layout_and_records_sha(server, tmp_path, monk
     with pytest.raises(FileNotFoundError, match="no verified copy"):
         L.load_top("test", source="landscape")
     with pytest.warns(UserWarning, match="does not match its checksum"):
-        D.download_landscape("test", url=server.url("test.h5"), sha256=_sha(landscape_file), progress=False)
+        L.download_landscape("test", url=server.url("test.h5"), sha256=_sha(landscape_file), progress=False)
     assert path.read_bytes() == landscape_file
 
 

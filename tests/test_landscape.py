@@ -89,7 +89,7 @@ def test_landscape_layout_round_trip(tmp_path):
 def test_landscape_reader_errors(tmp_path):
     import pandas as pd
 
-    pd.DataFrame({"E_0": [1.0], "is_signal_new": [1]}).to_hdf(tmp_path / "short.h5", key="table")
+    pd.DataFrame({"E_0": [1.0], "is_signal_new": [1]}).to_hdf(tmp_path / "short.h5", key="table", format="table")
     with pytest.raises(ValueError, match="lacks the landscape columns"):
         L.read_landscape(tmp_path / "short.h5")
     (tmp_path / "junk.h5").write_bytes(b"not hdf5 at all" * 10)
@@ -147,3 +147,45 @@ def test_subset_prefix_and_truncation():
     jets = L.load_top_subset("test", n=50, n_max=30)
     assert len(jets) == 50 and jets.n_max == 30
     assert np.all(jets.n_constituents <= 30)
+
+
+def _landscape_file(tmp_path, n=8):
+    jets = L.read_jets(L.write_jets(tmp_path / "a.npz", _arrays(np.random.default_rng(3)), "{}"))
+    return L.write_landscape(tmp_path / "test.h5", jets.take(slice(0, n)))
+
+
+def test_landscape_mass_is_that_of_the_stored_four_vectors(tmp_path):
+    import pandas as pd
+
+    path = _landscape_file(tmp_path)
+    frame = pd.read_hdf(path, key="table")
+    frame[[f"E_{i}" for i in range(200)]] *= 1.02  # massive constituents: E above |p|
+    frame.to_hdf(path, key="table", mode="w", format="table")
+    jets = L.read_landscape(path)
+    p4 = frame[L.landscape_columns()].to_numpy().reshape(len(frame), 200, 4).sum(axis=1)
+    want = np.sqrt(p4[:, 0] ** 2 - (p4[:, 1:] ** 2).sum(axis=1))
+    np.testing.assert_allclose(jets.jet_mass(), want, rtol=1e-4)
+    np.testing.assert_allclose(jets.features(["mass"])["mass"], want, rtol=1e-4)
+    massless = L.TopJets(jets.pt, jets.eta, jets.phi, jets.mask, jets.labels, jets.truth_p4)
+    assert np.all(massless.jet_mass() < want - 0.5)  # the massless reading would be GeV too low here
+    assert jets.take([1, 2]).energy.shape == (2, 200) and jets.truncate(5).energy.shape == (len(jets), 5)
+
+
+def test_landscape_reader_enforces_the_table_format_and_the_row_range(tmp_path):
+    import pandas as pd
+
+    path = _landscape_file(tmp_path)
+    frame = pd.read_hdf(path, key="table")
+    frame.to_hdf(tmp_path / "fixed.h5", key="table", mode="w", format="fixed")
+    with pytest.raises(ValueError, match="'fixed' format"):
+        L.read_landscape(tmp_path / "fixed.h5")
+    with pytest.raises(ValueError, match="start=8 is outside test.h5, which has 8 jets"):
+        L.read_landscape(path, start=8)
+    with pytest.raises(ValueError, match="start=-1"):
+        L.read_landscape(path, start=-1)
+    with pytest.raises(ValueError, match="n must be a positive"):
+        L.read_landscape(path, n=0)
+    frame.to_hdf(tmp_path / "other.h5", key="jets", mode="w", format="table")
+    with pytest.raises(ValueError, match="no frame under key 'table'"):
+        L.read_landscape(tmp_path / "other.h5")
+

@@ -10,9 +10,8 @@ How :func:`download` keeps that promise:
 * a cached ``dest`` is used only if it matches the expected checksum, or, when none is known, the sha256 recorded
   at download time; otherwise it is deleted and fetched again.
 
-The public landscape files (Zenodo record 2603256) have no sha256 recorded in this package, because none could be
-computed offline: pass the md5 that Zenodo lists for each file (``md5=...``) to verify them against the publisher.
-Without one, the download is checked for length and for the landscape HDF5 layout, and its sha256 is recorded.
+Nothing here knows any particular data set: :func:`mlmc_course.data.landscape.download_landscape` uses it for the
+public top-tagging files.
 """
 
 from __future__ import annotations
@@ -47,11 +46,6 @@ class Remote:
     md5: str | None = None
 
 
-LANDSCAPE: dict[str, Remote] = {
-    split: Remote(f"https://zenodo.org/records/2603256/files/{split}.h5?download=1", f"{split}.h5")
-    for split in ("train", "val", "test")
-}
-"""The public top-tagging files of the landscape paper (arXiv:1902.09914): 1.2M / 0.4M / 0.4M jets."""
 
 
 def _hash(path: Path, algorithm: str) -> str:
@@ -202,57 +196,3 @@ def download(
     tmp_stamp.write_text(f"{digest}  {dest.name}\n")
     os.replace(tmp_stamp, _stamp(dest))
     return dest
-
-
-def landscape_path(split: str) -> Path:
-    """Where :func:`download_landscape` keeps a split: ``<cache>/landscape/<split>.h5``."""
-    if split not in LANDSCAPE:
-        raise ValueError(f"split must be one of {tuple(LANDSCAPE)}, got {split!r}")
-    return cache_dir() / "landscape" / LANDSCAPE[split].filename
-
-
-def verified_landscape_path(split: str) -> Path:
-    """The cached landscape file of ``split``, after checking it against its recorded sha256."""
-    path = landscape_path(split)
-    remote = LANDSCAPE[split]
-    if not is_valid(path, remote.sha256, remote.md5):
-        raise FileNotFoundError(
-            f"no verified copy of the landscape {split} file at {path}; fetch it with "
-            f"mlmc_course.data.download.download_landscape({split!r}) (about 1.6 GB for all three files)"
-        )
-    return path
-
-
-def _validate_landscape(path: Path) -> None:
-    from mlmc_course.data.landscape import read_landscape
-
-    read_landscape(path, n=8)
-
-
-def download_landscape(
-    split: str,
-    *,
-    sha256: str | None = None,
-    md5: str | None = None,
-    url: str | None = None,
-    progress: bool = True,
-) -> Path:
-    """Fetch a public landscape file into the cache (resumable, verified) and return its path.
-
-    Args:
-        split: ``"train"``, ``"val"`` or ``"test"``.
-        sha256, md5: the expected checksum (e.g. the md5 shown on the Zenodo record page); strongly advised.
-        url: another address for the same file (a mirror).
-        progress: show a progress bar.
-    """
-    path = landscape_path(split)
-    remote = LANDSCAPE[split]
-    sha256 = sha256 or remote.sha256
-    md5 = md5 or remote.md5
-    if sha256 is None and md5 is None and not is_valid(path):
-        warnings.warn(
-            f"no checksum is known for the landscape {split} file: it is checked for length and HDF5 layout only. "
-            "Pass md5=... from the Zenodo record page to verify it against the publisher.",
-            stacklevel=2,
-        )
-    return download(url or remote.url, path, sha256=sha256, md5=md5, validate=_validate_landscape, progress=progress)

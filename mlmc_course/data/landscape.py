@@ -6,14 +6,18 @@
   ``mlmc-course data generate top``); :func:`read_landscape` reads the public HDF5 files of the landscape paper
   (arXiv:1902.09914, Zenodo record 2603256); :func:`load_top` picks one of the two by ``source``.
 
-Constituents are treated as massless everywhere: E = pT cosh(eta). The public files store (E, px, py, pz) of
-Delphes energy-flow objects; we read them as (pT, eta, phi) too, so both sources give the same fields.
+The course's own jets store constituents as massless (E = pT cosh(eta)). The public files store (E, px, py, pz)
+of Delphes energy-flow objects: we read them as (pT, eta, phi), so both sources give the same fields, and keep
+their energies, so that four-momenta and the jet mass are those of the stored four-vectors.
+:func:`download_landscape` fetches the public files into the cache (resumable, verified) with the generic
+downloader of :mod:`mlmc_course.data.download`.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,8 @@ from typing import Literal
 
 import numpy as np
 
+from mlmc_course.data.download import Remote, download, is_valid
+from mlmc_course.data.store import cache_dir
 from mlmc_course.validation import as_array
 
 Split = Literal["train", "val", "test"]
@@ -43,6 +49,8 @@ class TopJets:
         labels: 1 for top (signal), 0 for QCD (background), shape ``(n_jets,)``.
         truth_p4: the matched top quark's (E, px, py, pz) in GeV for signal, zeros for QCD, ``(n_jets, 4)``.
         source: where the jets came from (a file name).
+        energy: constituent energies in GeV, ``(n_jets, n_max)``, when the source stores them (the public files);
+            ``None`` for massless constituents, E = pT cosh(eta).
     """
 
     pt: np.ndarray
@@ -52,6 +60,7 @@ class TopJets:
     labels: np.ndarray
     truth_p4: np.ndarray
     source: str = ""
+    energy: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = self.pt.shape
@@ -64,6 +73,8 @@ class TopJets:
             raise ValueError(f"labels must have shape ({shape[0]},), got {self.labels.shape}")
         if self.truth_p4.shape != (shape[0], 4):
             raise ValueError(f"truth_p4 must have shape ({shape[0]}, 4), got {self.truth_p4.shape}")
+        if self.energy is not None and self.energy.shape != shape:
+            raise ValueError(f"energy must have the shape of pt, {shape}, got {self.energy.shape}")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -79,48 +90,55 @@ class TopJets:
         return self.mask.sum(axis=1)
 
     def p4(self) -> np.ndarray:
-        """Massless constituent four-momenta (E, px, py, pz) in GeV, shape ``(n_jets, n_max, 4)``, zero if padded."""
+        """Constituent four-momenta (E, px, py, pz) in GeV, shape ``(n_jets, n_max, 4)``, zero where padded.
+
+        E is the stored energy when the source has one (:attr:`energy`), else pT cosh(eta) (massless).
+        """
+        energy = self.pt * np.cosh(self.eta) if self.energy is None else self.energy
         return (
             np.stack(
-                [
-                    self.pt * np.cosh(self.eta),
-                    self.pt * np.cos(self.phi),
-                    self.pt * np.sin(self.phi),
-                    self.pt * np.sinh(self.eta),
-                ],
-                axis=-1,
+                [energy, self.pt * np.cos(self.phi), self.pt * np.sin(self.phi), self.pt * np.sinh(self.eta)], axis=-1
             )
             * self.mask[..., None]
         )
 
     def jet_p4(self) -> np.ndarray:
         """The jet four-momentum, the sum of its constituents, shape ``(n_jets, 4)``."""
-        return self.p4().sum(axis=1)
+        return self.p4().astype(np.float64).sum(axis=1)
+
+    def jet_mass(self) -> np.ndarray:
+        """The invariant mass of the summed constituent four-momenta in GeV, shape ``(n_jets,)``."""
+        e, px, py, pz = self.jet_p4().T
+        return np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0.0, None))
+
+    def _with(self, index, columns=slice(None)) -> TopJets:
+        def cut(a):
+            return a[index][:, columns]
+
+        return TopJets(
+            cut(self.pt), cut(self.eta), cut(self.phi), cut(self.mask), self.labels[index], self.truth_p4[index],
+            self.source, None if self.energy is None else cut(self.energy),
+        )  # fmt: skip
 
     def take(self, index) -> TopJets:
         """The jets at ``index`` (an integer array, a boolean mask or a slice)."""
-        return TopJets(
-            self.pt[index],
-            self.eta[index],
-            self.phi[index],
-            self.mask[index],
-            self.labels[index],
-            self.truth_p4[index],
-            self.source,
-        )
+        return self._with(index)
 
     def truncate(self, n_max: int) -> TopJets:
         """Keep only the ``n_max`` hardest constituents of each jet."""
-        return TopJets(
-            self.pt[:, :n_max], self.eta[:, :n_max], self.phi[:, :n_max], self.mask[:, :n_max], self.labels,
-            self.truth_p4, self.source,
-        )  # fmt: skip
+        return self._with(slice(None), slice(None, n_max))
 
     def features(self, names=None) -> dict[str, np.ndarray]:
-        """High-level jet features (mass, pT, N-subjettiness ratios, ...); see :func:`representations.jet_features`."""
+        """High-level jet features (mass, pT, N-subjettiness ratios, ...); see :func:`representations.jet_features`.
+
+        With stored energies the mass is that of the summed four-vectors (:meth:`jet_mass`), not the massless one.
+        """
         from mlmc_course.representations import jet_features
 
-        return jet_features(self.pt, self.eta, self.phi, self.mask, names=names)
+        out = jet_features(self.pt, self.eta, self.phi, self.mask, names=names)
+        if self.energy is not None and "mass" in out:
+            out["mass"] = self.jet_mass()
+        return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -278,24 +296,42 @@ def read_landscape(path: str | Path, n: int | None = None, n_max: int = N_MAX_LA
     """Read jets from a public landscape file (``train.h5``, ``val.h5`` or ``test.h5`` of Zenodo record 2603256).
 
     Args:
-        path: the HDF5 file; it must hold a pandas frame under key ``table`` with columns ``E_i, PX_i, PY_i,
-            PZ_i`` (i < 200), ``truthE, truthPX, truthPY, truthPZ`` and ``is_signal_new``.
+        path: the HDF5 file; it must hold a pandas frame in PyTables "table" format under key ``table`` (as the
+            public files do), with columns ``E_i, PX_i, PY_i, PZ_i`` (i < 200), ``truthE, truthPX, truthPY,
+            truthPZ`` and ``is_signal_new``.
         n: read at most ``n`` jets (the full training file has 1.2 million; reading all needs ~8 GB).
         n_max: keep at most this many constituents per jet (they are pT-ordered in the file).
-        start: the first row to read.
+        start: the first row to read; it must lie inside the file.
+
+    Returns:
+        The jets with their stored constituent energies (:attr:`TopJets.energy`).
     """
     import pandas as pd
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} does not exist; fetch it with mlmc_course.data.download.download_landscape(split)"
+            f"{path} does not exist; fetch it with mlmc_course.data.landscape.download_landscape(split)"
         )
-    stop = None if n is None else start + int(n)
+    if n is not None and int(n) < 1:
+        raise ValueError(f"n must be a positive number of jets or None for all, got {n!r}")
     try:
-        frame = pd.read_hdf(path, key="table", start=start, stop=stop)
-    except (KeyError, ValueError, OSError, TypeError, RuntimeError) as err:  # PyTables raises RuntimeErrors
+        store = pd.HDFStore(path, mode="r")
+    except (ValueError, OSError, RuntimeError) as err:  # PyTables raises HDF5ExtError, a RuntimeError
         raise ValueError(f"{path} is not a landscape file (pandas HDF5 with key 'table'): {err}") from err
+    with store:
+        storer = store.get_storer("table") if "/table" in store.keys() else None
+        if storer is None:
+            raise ValueError(f"{path} is not a landscape file: it has no frame under key 'table' ({store.keys()})")
+        if not storer.is_table:
+            raise ValueError(
+                f"{path} holds its frame in pandas' 'fixed' format; the landscape files use the 'table' format "
+                "(write with DataFrame.to_hdf(path, key='table', format='table'))"
+            )
+        n_rows = int(storer.nrows)
+        if not 0 <= int(start) < n_rows:
+            raise ValueError(f"start={start} is outside {path.name}, which has {n_rows} jets (rows 0..{n_rows - 1})")
+        frame = store.select("table", start=int(start), stop=None if n is None else int(start) + int(n))
     n_max = min(int(n_max), N_MAX_LANDSCAPE)
     need = [*landscape_columns(n_max), "is_signal_new"]
     missing = [c for c in need if c not in frame.columns]
@@ -325,6 +361,7 @@ def read_landscape(path: str | Path, n: int | None = None, n_max: int = N_MAX_LA
         labels.astype(np.int64),
         truth,
         source=str(path),
+        energy=(e * mask).astype(np.float32),
     )
 
 
@@ -342,8 +379,72 @@ def write_landscape(path: str | Path, jets: TopJets) -> Path:
     frame["ttv"] = 0
     frame["is_signal_new"] = jets.labels.astype(np.int64)
     path = Path(path)
-    frame.to_hdf(path, key="table", mode="w")
+    frame.to_hdf(path, key="table", mode="w", format="table")
     return path
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Fetching the public files (Zenodo record 2603256). No sha256 is recorded in this package, because none could be
+# computed offline: pass the md5 that Zenodo lists for each file (``md5=...``) to verify it against the publisher.
+# Without one, a download is checked for its length and the landscape HDF5 layout, and its sha256 is recorded.
+
+LANDSCAPE: dict[str, Remote] = {
+    split: Remote(f"https://zenodo.org/records/2603256/files/{split}.h5?download=1", f"{split}.h5")
+    for split in ("train", "val", "test")
+}
+"""The public top-tagging files of the landscape paper (arXiv:1902.09914): 1.2M / 0.4M / 0.4M jets."""
+
+
+def landscape_path(split: str) -> Path:
+    """Where :func:`download_landscape` keeps a split: ``<cache>/landscape/<split>.h5``."""
+    if split not in LANDSCAPE:
+        raise ValueError(f"split must be one of {tuple(LANDSCAPE)}, got {split!r}")
+    return cache_dir() / "landscape" / LANDSCAPE[split].filename
+
+
+def verified_landscape_path(split: str) -> Path:
+    """The cached landscape file of ``split``, after checking it against its recorded sha256."""
+    path = landscape_path(split)
+    remote = LANDSCAPE[split]
+    if not is_valid(path, remote.sha256, remote.md5):
+        raise FileNotFoundError(
+            f"no verified copy of the landscape {split} file at {path}; fetch it with "
+            f"mlmc_course.data.landscape.download_landscape({split!r}) (about 1.6 GB for all three files)"
+        )
+    return path
+
+
+def _validate_landscape(path: Path) -> None:
+    read_landscape(path, n=8)
+
+
+def download_landscape(
+    split: str,
+    *,
+    sha256: str | None = None,
+    md5: str | None = None,
+    url: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Fetch a public landscape file into the cache (resumable, verified) and return its path.
+
+    Args:
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        sha256, md5: the expected checksum (e.g. the md5 shown on the Zenodo record page); strongly advised.
+        url: another address for the same file (a mirror).
+        progress: show a progress bar.
+    """
+    path = landscape_path(split)
+    remote = LANDSCAPE[split]
+    sha256 = sha256 or remote.sha256
+    md5 = md5 or remote.md5
+    if sha256 is None and md5 is None and not is_valid(path):
+        warnings.warn(
+            f"no checksum is known for the landscape {split} file: it is checked for length and HDF5 layout only. "
+            "Pass md5=... from the Zenodo record page to verify it against the publisher.",
+            stacklevel=2,
+        )
+    return download(url or remote.url, path, sha256=sha256, md5=md5, validate=_validate_landscape, progress=progress)
 
 
 def load_top(
@@ -359,7 +460,7 @@ def load_top(
     Args:
         split: ``"train"``, ``"val"`` or ``"test"``.
         source: ``"subset"`` (shipped, particle level) or ``"landscape"`` (the public Delphes-level files, read from
-            ``path`` or from the download cache; see :func:`mlmc_course.data.download.download_landscape`).
+            ``path`` or from the download cache; see :func:`mlmc_course.data.landscape.download_landscape`).
         n, n_max: see :func:`read_jets` and :func:`read_landscape`.
         path: an explicit file to read instead of the default location.
     """
@@ -368,8 +469,6 @@ def load_top(
     if source == "subset":
         return read_jets(path, n=n, n_max=n_max) if path is not None else load_top_subset(split, n=n, n_max=n_max)
     if source == "landscape":
-        from mlmc_course.data.download import verified_landscape_path
-
         target = Path(path) if path is not None else verified_landscape_path(split)
         return read_landscape(target, n=n, n_max=N_MAX_LANDSCAPE if n_max is None else n_max)
     raise ValueError(f"source must be 'subset' or 'landscape', got {source!r}")
