@@ -188,4 +188,3 @@ def test_landscape_reader_enforces_the_table_format_and_the_row_range(tmp_path):
     frame.to_hdf(tmp_path / "other.h5", key="jets", mode="w", format="table")
     with pytest.raises(ValueError, match="no frame under key 'table'"):
         L.read_landscape(tmp_path / "other.h5")
-

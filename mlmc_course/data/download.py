@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlmc_course.data.store import cache_dir, sha256_file
+from mlmc_course.data.store import sha256_file
 
 CHUNK = 1 << 20
 
@@ -44,8 +44,6 @@ class Remote:
     filename: str
     sha256: str | None = None
     md5: str | None = None
-
-
 
 
 def _hash(path: Path, algorithm: str) -> str:
