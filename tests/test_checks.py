@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mlmc_course.grading.harness import all_cases, run_answer, run_checks, stub_sources
 from tests.conftest import ROOT
-from tests.lesson_harness import all_cases, run_answer, run_checks, stub_sources
 
 CASES = list(all_cases(ROOT))
 WRONG = [(lesson, q, i) for lesson, q in CASES for i in range(len(q.wrong))]

@@ -16,6 +16,9 @@ A lesson source marks its cells with tags (see ``lessons/README.md``):
     the question's checks reject it.
 ``check`` (optionally with ``hidden``)
     one test of the question, run by ``grader.check``; hidden tests only run when grading.
+``mutants``
+    inside a question: lines ``# EQUIVALENT <id pattern>: <reason>`` naming the mutants of the solution that are
+    still correct answers (:mod:`mlmc_course.grading.mutate`); never shipped.
 ``claim``
     a cell that checks a quantitative sentence of the text against the run (:func:`mlmc_course.claims.claim`);
     kept in the solution notebook, where nbval runs it, and left out of the student notebook.

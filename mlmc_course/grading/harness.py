@@ -1,4 +1,9 @@
-"""Run a lesson's answers and checks outside the notebook (used by test_checks.py)."""
+"""Run a lesson's answers and checks outside the notebook.
+
+The tests (``tests/test_checks.py``) and the mutation tester (:mod:`mlmc_course.grading.mutate`) use it: the
+lesson's parameters and setup cells run once in a namespace, an answer's cells are executed into a copy of it,
+and the question's check cells are called on it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from mlmc_course.grading.lesson import Lesson, Question, read_lesson, student_so
 
 
 def lesson_env(lesson: Lesson) -> dict:
-    """A namespace with the lesson's parameters and setup cells executed (in ci mode)."""
+    """A namespace with the lesson's parameters and setup cells executed (the mode comes from the environment)."""
     env: dict = {"__name__": f"lesson_{lesson.stem}"}
     with contextlib.redirect_stdout(io.StringIO()):
         for src in lesson.tagged("parameters") + lesson.tagged("setup"):
@@ -19,8 +24,9 @@ def lesson_env(lesson: Lesson) -> dict:
     return env
 
 
-def run_answer(lesson: Lesson, answer_sources: list[str]) -> dict:
-    env = lesson_env(lesson)
+def run_answer(lesson: Lesson, answer_sources: list[str], env: dict | None = None) -> dict:
+    """Execute the answer's cells into a copy of ``env`` (a fresh :func:`lesson_env` when ``None``)."""
+    env = lesson_env(lesson) if env is None else dict(env)
     for src in answer_sources:
         exec(compile(src, f"<{lesson.stem} answer>", "exec"), env)
     return env

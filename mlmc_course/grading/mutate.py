@@ -1,0 +1,415 @@
+"""Mutation testing of the graded checks: does each check reject small changes to a correct answer?
+
+A check that accepts the solution proves little; one that also rejects the solution with ``+`` turned into ``-``
+or a term dropped proves it reads the answer. For every question this module takes the graded part of the
+solution (the lines between ``# BEGIN SOLUTION`` and ``# END SOLUTION``), makes *mutants* of it, each with one
+operator changed, and runs the question's checks (public and hidden) on each:
+
+* arithmetic: ``+ <-> -``, ``* <-> /``, ``** -> *``, ``// -> *`` (also in ``+=`` and friends);
+* dropped terms: ``a + b -> a`` and ``-> b``, likewise for ``-``, ``*`` and ``/``;
+* comparisons: ``< -> <=``, ``< -> >=`` and the like, ``== <-> !=``;
+* unary operators: ``-x -> x``, ``not x -> x``;
+* constants: an integer ``n -> n + 1`` and ``n -> n - 1``, a float ``x -> 2x`` (``0.0 -> 1.0``), ``True <-> False``;
+* index bounds: a non-constant slice bound ``b -> b + 1`` and ``b - 1`` (constant bounds are constants above);
+* axis arguments: ``axis=``/``dim=`` removed (a reduction over everything); their values are constants above.
+
+A mutant is *killed* when a check fails on it (or it crashes, or runs past the time limit), and *survives*
+otherwise. A surviving mutant that is still a correct answer (a different network width, a tolerance that does
+not matter) is *equivalent*: the lesson source lists it, with the reason, in a cell tagged ``mutants`` inside the
+question, one line per pattern (shell-style wildcards over the mutant's id)::
+
+    # %% tags=["mutants"]
+    # EQUIVALENT L4:* Constant *: the width and the number of epochs are free choices; the check trains it
+
+The id is ``L<line>:<column> <change>``, the line counted from the ``# BEGIN SOLUTION`` marker. The score is
+killed / (all - equivalent). ``python -m mlmc_course.grading.mutate`` runs every lesson and writes the report
+(``reports/mutation.md``); ``--sample N`` runs a seeded sample of N mutants per lesson, as CI does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import copy
+import fnmatch
+import hashlib
+import io
+import json
+import random
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mlmc_course.grading.harness import lesson_env, run_answer, run_checks
+from mlmc_course.grading.lesson import Lesson, Question, read_lesson
+
+BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+EQUIVALENT_PREFIX = "# EQUIVALENT "
+AXIS_KEYWORDS = ("axis", "dim")
+ARITHMETIC = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult}
+ARITHMETIC[ast.FloorDiv] = ast.Mult
+COMPARISON = {
+    ast.Lt: (ast.LtE, ast.GtE),
+    ast.LtE: (ast.Lt, ast.Gt),
+    ast.Gt: (ast.GtE, ast.LtE),
+    ast.GtE: (ast.Gt, ast.Lt),
+    ast.Eq: (ast.NotEq,),
+    ast.NotEq: (ast.Eq,),
+}
+DROPPABLE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One changed solution: its id (``L<line>:<col> <change>``) and the whole mutated solution cell."""
+
+    lesson: str
+    question: str
+    id: str
+    source: str
+
+
+@dataclass
+class Outcome:
+    """What the checks did with one mutant."""
+
+    mutant: str
+    status: str  # "killed", "survived", "equivalent", "timeout", "crashed"
+    detail: str = ""
+
+
+@dataclass
+class LessonScore:
+    """The mutation score of one lesson."""
+
+    lesson: str
+    digest: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, *statuses: str) -> int:
+        return sum(o.status in statuses for o in self.outcomes)
+
+    @property
+    def killed(self) -> int:
+        """Mutants a check rejected, timed out on or crashed on."""
+        return self.count("killed", "timeout", "crashed")
+
+    @property
+    def score(self) -> float:
+        """killed / (all - equivalent); 1.0 when nothing is left to kill."""
+        relevant = len(self.outcomes) - self.count("equivalent")
+        return self.killed / relevant if relevant else 1.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Making mutants
+
+
+def solution_lines(source: str) -> tuple[int, int]:
+    """The 1-based line numbers of the ``# BEGIN SOLUTION`` and ``# END SOLUTION`` markers of a solution cell."""
+    lines = source.splitlines()
+    begin = next((i + 1 for i, line in enumerate(lines) if line.strip() == BEGIN), None)
+    end = next((i + 1 for i, line in enumerate(lines) if line.strip() == END), None)
+    if begin is None or end is None or end < begin:
+        raise ValueError("a solution cell needs '# BEGIN SOLUTION' before '# END SOLUTION'")
+    return begin, end
+
+
+def _constant_changes(value: object) -> list[tuple[object, str]]:
+    if isinstance(value, bool):
+        return [(not value, f"{value}->{not value}")]
+    if isinstance(value, int):
+        return [(value + 1, f"{value}->{value + 1}"), (value - 1, f"{value}->{value - 1}")]
+    if isinstance(value, float):
+        new = 2.0 * value if value != 0.0 else 1.0
+        return [(new, f"{value!r}->{new!r}")]
+    return []
+
+
+def _skip_ids(tree: ast.AST) -> set[int]:
+    """Nodes never mutated: docstrings, annotations and f-string parts."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                skip.add(id(value))
+        annotations = []
+        if isinstance(node, ast.arg | ast.AnnAssign):
+            annotations.append(node.annotation)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            annotations.append(node.returns)
+        if isinstance(node, ast.JoinedStr):
+            annotations.append(node)
+        for ann in annotations:
+            if ann is not None:
+                skip |= {id(sub) for sub in ast.walk(ann)}
+    return skip
+
+
+def _changes(node: ast.AST) -> Iterator[tuple[str, object]]:
+    """(description, how) for every mutation of ``node``; ``how`` is applied by :func:`_apply`."""
+    if isinstance(node, ast.BinOp | ast.AugAssign) and type(node.op) in ARITHMETIC:
+        new = ARITHMETIC[type(node.op)]
+        yield f"{type(node.op).__name__}->{new.__name__}", ("op", new)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, DROPPABLE):
+        yield f"drop right of {type(node.op).__name__}", ("replace", node.left)
+        yield f"drop left of {type(node.op).__name__}", ("replace", node.right)
+    if isinstance(node, ast.Compare):
+        for i, op in enumerate(node.ops):
+            for new in COMPARISON.get(type(op), ()):
+                yield f"{type(op).__name__}->{new.__name__}", ("cmp", i, new)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.Not):
+        yield f"remove {type(node.op).__name__}", ("replace", node.operand)
+    if isinstance(node, ast.Constant):
+        for value, text in _constant_changes(node.value):
+            yield f"Constant {text}", ("replace", ast.Constant(value))
+    if isinstance(node, ast.Slice):
+        for part in ("lower", "upper"):
+            bound = getattr(node, part)
+            if bound is not None and not isinstance(bound, ast.Constant | ast.UnaryOp):
+                for op, sign in ((ast.Add, "+"), (ast.Sub, "-")):
+                    yield f"slice {part} {sign}1", ("bound", part, op)
+    if isinstance(node, ast.Call):
+        for i, kw in enumerate(node.keywords):
+            if kw.arg in AXIS_KEYWORDS:
+                yield f"remove {kw.arg}=", ("drop_kw", i)
+
+
+def _apply(node: ast.AST, how: tuple) -> ast.AST:
+    kind = how[0]
+    if kind == "replace":
+        return copy.deepcopy(how[1])
+    new = copy.deepcopy(node)
+    if kind == "op":
+        new.op = how[1]()
+    elif kind == "cmp":
+        new.ops[how[1]] = how[2]()
+    elif kind == "bound":
+        setattr(new, how[1], ast.BinOp(getattr(new, how[1]), how[2](), ast.Constant(1)))
+    elif kind == "drop_kw":
+        del new.keywords[how[1]]
+    return new
+
+
+class _Replace(ast.NodeTransformer):
+    def __init__(self, target: ast.AST, replacement: ast.AST):
+        self.target, self.replacement = target, replacement
+
+    def visit(self, node):
+        if node is self.target:
+            return self.replacement
+        return self.generic_visit(node)
+
+
+def mutants_of(source: str, lesson: str = "", question: str = "") -> list[Mutant]:
+    """Every single-operator mutant of the graded block of one solution cell."""
+    begin, end = solution_lines(source)
+    tree = ast.parse(source)
+    skip = _skip_ids(tree)
+    out = []
+    seen: set[str] = set()
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", None)
+        if line is None or not begin < line < end or id(node) in skip:
+            continue
+        for change, how in _changes(node):
+            text = _mutate_at(tree, node, how)
+            if text is None:
+                continue
+            ident = f"L{line - begin}:{node.col_offset} {change}"
+            if ident in seen:
+                ident += f" #{sum(s.startswith(ident) for s in seen) + 1}"
+            seen.add(ident)
+            out.append(Mutant(lesson, question, ident, text))
+    return out
+
+
+def _mutate_at(tree: ast.AST, node: ast.AST, how: tuple) -> str | None:
+    """The source of ``tree`` with ``node`` changed by ``how``; None when the result is not valid Python."""
+    replacement = _apply(node, how)
+    changed = ast.fix_missing_locations(_Replace(node, replacement).visit(_copy_keeping(tree, node)))
+    try:
+        text = ast.unparse(changed)
+        compile(text, "<mutant>", "exec")
+    except (SyntaxError, ValueError):
+        return None
+    return text
+
+
+def _copy_keeping(tree: ast.AST, keep: ast.AST) -> ast.AST:
+    """A deep copy of ``tree`` that keeps the identity of ``keep`` (so the transformer can find it)."""
+    memo = {id(keep): keep}
+    return copy.deepcopy(tree, memo)
+
+
+def question_mutants(lesson: Lesson, question: Question) -> list[Mutant]:
+    """The mutants of every solution cell of a question (ids of later cells are prefixed ``cellN/``)."""
+    out = []
+    for i, src in enumerate(question.solution):
+        for m in mutants_of(src, lesson.stem, question.name):
+            ident = m.id if i == 0 else f"cell{i}/{m.id}"
+            full = "\n\n".join(question.solution[:i] + [m.source] + question.solution[i + 1 :])
+            out.append(Mutant(m.lesson, m.question, ident, full))
+    return out
+
+
+def equivalents(lesson: Lesson) -> dict[str, list[tuple[str, str]]]:
+    """question -> [(id pattern, reason)] from the lesson's ``mutants`` cells."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    for cell in lesson.notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "question" in tags:
+            current = cell.metadata.get("name")
+        if "mutants" not in tags:
+            continue
+        if current is None:
+            raise ValueError(f"{lesson.stem}: a 'mutants' cell outside a question")
+        for line in cell.source.splitlines():
+            if not line.startswith(EQUIVALENT_PREFIX):
+                continue
+            pattern, sep, reason = line[len(EQUIVALENT_PREFIX) :].partition(": ")
+            if not sep or not reason.strip():
+                raise ValueError(f"{lesson.stem}/{current}: '{line}' needs '# EQUIVALENT <pattern>: <reason>'")
+            out.setdefault(current, []).append((pattern.strip(), reason.strip()))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running them
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout
+
+
+def run_mutant(lesson: Lesson, question: Question, mutant: Mutant, env: dict, timeout: float = 60.0) -> Outcome:
+    """Run the question's checks (public and hidden) on one mutant."""
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")  # mutants divide by zero and the like; the outcome is what counts
+            answer_env = run_answer(lesson, [mutant.source], env)
+            run_checks(answer_env, question.checks + question.hidden)
+    except _Timeout:
+        return Outcome(mutant.id, "timeout", f"over {timeout:.0f} s")
+    except AssertionError as err:
+        return Outcome(mutant.id, "killed", str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
+    except Exception as err:  # the mutant or the check crashed: the answer was rejected, but not by a message
+        return Outcome(mutant.id, "crashed", f"{type(err).__name__}: {err}"[:200])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    return Outcome(mutant.id, "survived")
+
+
+def lesson_digest(lesson: Lesson) -> str:
+    """A hash of what the score depends on: the solutions, checks and equivalents of the lesson, and its checks
+    module, so that a committed report can be tested for freshness."""
+    h = hashlib.sha256()
+    for q in lesson.questions:
+        for part in (q.name, *q.solution, *q.checks, *q.hidden):
+            h.update(part.encode())
+    for cell in lesson.notebook.cells:
+        if "mutants" in cell.metadata.get("tags", []):
+            h.update(cell.source.encode())
+    module = Path(__file__).resolve().parents[1] / "checks" / f"l{lesson.stem}.py"
+    if module.exists():
+        h.update(module.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def score_lesson(path: str | Path, *, sample: int | None = None, seed: int = 0, timeout: float = 60.0) -> LessonScore:
+    """Mutate every question of one lesson and run its checks; ``sample``: only that many mutants, drawn with
+    ``seed``."""
+    lesson = read_lesson(path)
+    result = LessonScore(lesson.stem, lesson_digest(lesson))
+    start = time.perf_counter()
+    env = lesson_env(lesson)
+    known = equivalents(lesson)
+    work = [(q, m) for q in lesson.questions for m in question_mutants(lesson, q)]
+    if sample is not None and sample < len(work):
+        work = random.Random(f"{seed}-{lesson.stem}").sample(work, sample)
+    for q, m in work:
+        reason = next((r for pattern, r in known.get(q.name, []) if fnmatch.fnmatchcase(m.id, pattern)), None)
+        outcome = run_mutant(lesson, q, m, env, timeout)
+        outcome.mutant = f"{q.name}: {m.id}"
+        if outcome.status == "survived" and reason is not None:
+            outcome.status, outcome.detail = "equivalent", reason
+        result.outcomes.append(outcome)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def markdown(scores: list[LessonScore], command: str) -> str:
+    """The report: one row per lesson, then the surviving mutants."""
+    total = sum(len(s.outcomes) for s in scores)
+    killed = sum(s.killed for s in scores)
+    equiv = sum(s.count("equivalent") for s in scores)
+    overall = killed / (total - equiv) if total > equiv else 1.0
+    lines = [
+        "# Mutation score of the graded checks",
+        "",
+        f"Command: `{command}`. Score = killed / (mutants - documented equivalents); see",
+        "`mlmc_course/grading/mutate.py` for the operators.",
+        "",
+        "| lesson | mutants | killed | equivalent | survived | score | seconds | digest |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in scores:
+        lines.append(
+            f"| {s.lesson} | {len(s.outcomes)} | {s.killed} | {s.count('equivalent')} | {s.count('survived')} "
+            f"| {s.score:.1%} | {s.seconds:.0f} | `{s.digest}` |"
+        )
+    lines += ["", f"Overall: {killed} of {total - equiv} non-equivalent mutants killed ({overall:.2%}).", ""]
+    survivors = [(s.lesson, o) for s in scores for o in s.outcomes if o.status == "survived"]
+    lines.append("## Surviving mutants" if survivors else "No mutant survives.")
+    lines += [f"- {lesson} {o.mutant}" for lesson, o in survivors]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mlmc_course.course import find_root
+    from mlmc_course.grading.build import lesson_sources
+
+    parser = argparse.ArgumentParser(prog="python -m mlmc_course.grading.mutate", description=__doc__.split("\n")[0])
+    parser.add_argument("only", nargs="*", help="lesson numbers or names (default: all)")
+    parser.add_argument("--sample", type=int, default=None, help="mutants per lesson (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds allowed per mutant")
+    parser.add_argument("--out", default=None, help="write the markdown report here (and a .json next to it)")
+    args = parser.parse_args(argv)
+    root = find_root(None)
+    sources = [p for p in lesson_sources(root) if not args.only or any(p.stem.startswith(o) for o in args.only)]
+    scores = []
+    for path in sources:
+        score = score_lesson(path, sample=args.sample, seed=args.seed, timeout=args.timeout)
+        print(f"{score.lesson}: {score.score:.1%} of {len(score.outcomes)} ({score.seconds:.0f} s)", flush=True)
+        scores.append(score)
+    command = "python -m mlmc_course.grading.mutate " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = markdown(scores, command.strip())
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        payload = [{**asdict(s), "score": s.score} for s in scores]
+        out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
