@@ -217,7 +217,11 @@ def screened(tmp_path_factory, listener, targets):
         test["points"] = 100
     nbformat.write(nb, entries[1].path)
     grade_batch(entries, ROOT, jobs=2, limits=LIMITS, progress=False)
+    screened_notes.update({e.student: e.submission.notes for e in entries if e.submission})
     return _results(entries)
+
+
+screened_notes: dict[str, list[str]] = {}
 
 
 FLAGGED = {
@@ -248,6 +252,8 @@ def test_the_two_attacks_of_issue_18_score_zero(screened, attack):
     result = screened[attack]
     assert [r.score for r in result.values()] == [0.0] * len(result)
     assert all(r.status == "failed" and "not written yet" in r.message for r in result.values())
+    notes = " ".join(screened_notes[attack])  # the added cell is not run, but the lecturer hears of it
+    assert "outside the exercises, not run" in notes and ("otter" in notes or "setattr" in notes)
 
 
 def test_the_submission_cannot_set_its_points(screened):

@@ -538,14 +538,15 @@ def grade_submission(
             )
             continue
         ctx = screen.context_from_setup(canonical.setup, q.twins)
-        review, sources = [], []
+        flags, notes, sources = [], [], []
         if region.statement is None:
-            review.append("the exercise's statement cell was edited or removed: graded the cell above the check")
+            notes.append("the exercise's statement cell was edited or removed: graded the cell above the check")
         for k in region.answers:
-            source, findings, notes = screen.screen(nb.cells[k].source, ctx)
+            source, cell_findings, cell_notes = screen.screen(nb.cells[k].source, ctx)
             sources.append(source)
-            review += [f"cell {k + 1}, {f}" for f in findings] + [f"cell {k + 1}, {n}" for n in notes]
-        flags = [r for r in review if "IPython magic" not in r and "statement cell" not in r]
+            flags += [f"cell {k + 1}, {f}" for f in cell_findings]
+            notes += [f"cell {k + 1}, {n}" for n in cell_notes]
+        review = flags + notes
         if flags and use_screen:
             outcome[q.name] = QuestionResult(
                 q.name, 0.0, q.possible, False, "flagged for review: " + "; ".join(flags), "flagged", review
@@ -554,11 +555,12 @@ def grade_submission(
         answers[q.name] = sources
         outcome[q.name] = QuestionResult(q.name, 0.0, q.possible, False, "", "error", review)
     graded = {k for r in found.values() for k in r.answers}
-    notes = []
+    outside = []
     ctx = screen.context_from_setup(canonical.setup)
     for k, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and k not in graded and cell.source not in canonical.cells:
-            notes += [f"cell {k + 1} (outside the exercises, not run): {f}" for f in screen.screen(cell.source, ctx)[1]]
+            found_here = screen.screen(cell.source, ctx)[1]
+            outside += [f"cell {k + 1} (outside the exercises, not run): {f}" for f in found_here]
     restarts, peak = 0, 0.0
     if answers:
         results, stopped, peak, restarts = _run_checked(canonical, answers, mode, limits, hide, keep, caps)
@@ -580,7 +582,7 @@ def grade_submission(
         stem=stem,
         results=[outcome[q.name] for q in canonical.questions],
         warnings=caps.warnings(),
-        notes=notes,
+        notes=outside,
         checks_sha256=canonical.sha256,
         wall_s=time.monotonic() - started,
         peak_mb=peak,

@@ -28,6 +28,7 @@ import ctypes
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,6 +146,7 @@ class Sandbox:
     channel: int  # read end of the pipe the worker reports on
     uid: int | None  # the sandbox user (None when the grader could not switch users)
     log: object  # a temporary file with the process's stdout and stderr
+    scratch: str | None = None  # the scratch folder when it is not a private tmpfs (removed by finish)
     _exit: Exit | None = None
 
     def kill(self) -> None:
@@ -185,6 +187,8 @@ class Sandbox:
             self._sweep()
             os.close(self.channel)
             self.channel = -1
+            if self.scratch:
+                shutil.rmtree(self.scratch, ignore_errors=True)
         return self._exit
 
     def log_tail(self, n: int = 3000) -> str:
@@ -263,7 +267,7 @@ def start(
         proc.stdin.close()
     except BrokenPipeError:
         pass
-    return Sandbox(proc=proc, channel=read_end, uid=uid, log=log)
+    return Sandbox(proc=proc, channel=read_end, uid=uid, log=log, scratch=scratch)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -190,7 +190,8 @@ def _verify(root: Path, dest: Path, files: list[str]) -> None:
             text = (dest / rel).read_text()
         except UnicodeDecodeError:
             continue  # data files
-        for marker in [*LEAK_MARKERS, *hidden]:
+        grader_code = rel.startswith("mlmc_course/grading/")  # names the markers to find them
+        for marker in hidden if grader_code else [*LEAK_MARKERS, *hidden]:
             if marker in text:
                 raise RuntimeError(f"{rel} holds {marker!r}: it must not be in a students' release")
     for path in sorted((dest / "notebooks").glob("*.ipynb")):
