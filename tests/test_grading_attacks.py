@@ -162,15 +162,15 @@ def _assert_honest(results: dict[str, dict]) -> None:
     assert all(r.score == 0 and r.status == "failed" for r in results["honest_empty"].values())
 
 
-def _sandbox_processes() -> list[int]:
-    """Processes of sandbox users (uids from 200000) still alive."""
+def _sandbox_processes(uids: set[int]) -> list[int]:
+    """Processes of these sandbox users still alive."""
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             uid = os.stat(f"/proc/{pid}").st_uid
         except FileNotFoundError:
             continue
-        if uid >= 200_000:
+        if uid in uids:
             out.append(int(pid))
     return out
 
@@ -217,11 +217,11 @@ def screened(tmp_path_factory, listener, targets):
         test["points"] = 100
     nbformat.write(nb, entries[1].path)
     grade_batch(entries, ROOT, jobs=2, limits=LIMITS, progress=False)
-    screened_notes.update({e.student: e.submission.notes for e in entries if e.submission})
+    screened_subs.update({e.student: e.submission for e in entries if e.submission})
     return _results(entries)
 
 
-screened_notes: dict[str, list[str]] = {}
+screened_subs: dict = {}  # student -> Submission of the screened batch
 
 
 FLAGGED = {
@@ -252,7 +252,7 @@ def test_the_two_attacks_of_issue_18_score_zero(screened, attack):
     result = screened[attack]
     assert [r.score for r in result.values()] == [0.0] * len(result)
     assert all(r.status == "failed" and "not written yet" in r.message for r in result.values())
-    notes = " ".join(screened_notes[attack])  # the added cell is not run, but the lecturer hears of it
+    notes = " ".join(screened_subs[attack].notes)  # the added cell is not run, but the lecturer hears of it
     assert "outside the exercises, not run" in notes and ("otter" in notes or "setattr" in notes)
 
 
@@ -276,6 +276,7 @@ def test_runaway_answers_are_stopped_and_the_rest_is_graded(screened):
     assert bomb["invariant_mass"].status == "stopped" and "memory" in bomb["invariant_mass"].message
     for result in (loop, bomb):
         assert result["mc_integral"].status == "passed" and result["sample_lifetime"].score == 0
+    assert screened_subs["infinite_loop"].restarts == 1  # a fresh sandbox graded the questions after it
 
 
 # --- the same attacks unscreened: the sandbox and the worker must contain them --------------------------------
@@ -345,7 +346,9 @@ def test_fork_and_memory_bombs_stay_inside_their_limits(unscreened):
     bomb = next(e for e in entries if e.student == "memory_bomb").submission
     assert results["memory_bomb"]["invariant_mass"].status == "stopped"
     assert bomb.peak_mb < LIMITS.memory_mb
-    assert _sandbox_processes() == []  # nothing of any sandbox is left running
+    uids = {u for e in entries for u in e.submission.sandbox_uids}
+    assert len(uids) >= len(entries)  # each submission ran as users of its own
+    assert _sandbox_processes(uids) == []  # nothing of any sandbox is left running
 
 
 def test_honest_neighbours_of_unscreened_attacks_are_graded_correctly(unscreened):

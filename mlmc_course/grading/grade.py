@@ -206,6 +206,7 @@ class Submission:
     wall_s: float = 0.0
     peak_mb: float = 0.0
     restarts: int = 0
+    sandbox_uids: list[int] = field(default_factory=list)  # the users its sandboxes ran as (empty without root)
 
     @property
     def score(self) -> float:
@@ -383,11 +384,11 @@ def _run(
     hide: list[Path],
     keep: list[Path],
     caps: isolate.Capabilities,
-) -> tuple[dict[str, dict], dict[str, str], float, int]:
+) -> tuple[dict[str, dict], dict[str, str], float, list[int], int]:
     """Run the questions in ``answers`` (in canonical order) in sandboxes until each has an outcome.
 
-    Returns ``(results, stopped, peak_mb, restarts)``: the worker's result message per question, the reason
-    per stopped question, the largest peak memory of a sandbox and how many sandboxes were started after the first.
+    Returns ``(results, stopped, peak_mb, uids, sandboxes)``: the worker's result message per question, the
+    reason per stopped question, the largest peak memory of a sandbox, their users and how many were started.
     """
     questions = [q for q in canonical.questions if q.name in answers]
     plan_questions = [
@@ -395,7 +396,7 @@ def _run(
     ]
     results: dict[str, dict] = {}
     stopped: dict[str, str] = {}
-    peak, launches, start = 0.0, 0, 0
+    peak, start, uids = 0.0, 0, []
     argv = [sys.executable, "-m", "mlmc_course.grading.worker", "{channel}"]
     while start < len(questions):
         key = secrets.token_bytes(32)
@@ -418,7 +419,7 @@ def _run(
             seed_files=_font_cache(),
             caps=caps,
         )
-        launches += 1
+        uids.append(box.uid)
         channel = _Channel(box.channel, key)
         deadline = time.monotonic() + limits.setup_s
         current, ready, done, timed_out, tampered = None, False, False, False, None
@@ -475,7 +476,7 @@ def _run(
                 break
         stopped[current] = _stop_reason(exit, limits, timed_out)
         start = names.index(current) + 1
-    return results, stopped, peak, max(0, launches - 1)
+    return results, stopped, peak, [u for u in uids if u is not None], len(uids)
 
 
 def _score(q: CanonicalQuestion, msg: dict, limits: isolate.Limits) -> QuestionResult:
@@ -521,6 +522,7 @@ def grade_submission(
     path = Path(path)
     limits = limits or isolate.Limits()
     nb, stem = read_submission(path)
+    own_canonical = canonical is None
     canonical = canonical or Canonical.load(Path(root), stem)
     if canonical.stem != stem:
         raise NotACourseNotebook(f"{path} is lesson {stem}, not {canonical.stem}")
@@ -561,9 +563,9 @@ def grade_submission(
         if cell.cell_type == "code" and k not in graded and cell.source not in canonical.cells:
             found_here = screen.screen(cell.source, ctx)[1]
             outside += [f"cell {k + 1} (outside the exercises, not run): {f}" for f in found_here]
-    restarts, peak = 0, 0.0
+    peak, uids, sandboxes = 0.0, [], 0
     if answers:
-        results, stopped, peak, restarts = _run_checked(canonical, answers, mode, limits, hide, keep, caps)
+        results, stopped, peak, uids, sandboxes = _run_checked(canonical, answers, mode, limits, hide, keep, caps)
         for q in canonical.questions:
             if q.name not in answers:
                 continue
@@ -577,6 +579,8 @@ def grade_submission(
                     q.name, 0.0, q.possible, False, "not graded: an earlier question stopped the run", "error"
                 )
             outcome[q.name].review = review
+    if own_canonical:  # a batch checks once at its end
+        canonical.verify_unchanged()
     return Submission(
         path=path,
         stem=stem,
@@ -586,16 +590,26 @@ def grade_submission(
         checks_sha256=canonical.sha256,
         wall_s=time.monotonic() - started,
         peak_mb=peak,
-        restarts=restarts,
+        restarts=max(0, sandboxes - 1),
+        sandbox_uids=uids,
     )
 
 
-def _run_checked(canonical, answers, mode, limits, hide, keep, caps):
+def _run_checked(
+    canonical: Canonical,
+    answers: dict[str, list[str]],
+    mode: str,
+    limits: isolate.Limits,
+    hide: list[Path],
+    keep: list[Path],
+    caps: isolate.Capabilities,
+):
+    """:func:`_run`, with a tampered channel turned into a flag on every question."""
     try:
         return _run(canonical, answers, mode=mode, limits=limits, hide=hide, keep=keep, caps=caps)
     except Tampered as err:
         reason = f"flagged for review: the result channel was tampered with ({err})"
-        return {}, {q: reason for q in answers}, 0.0, 0
+        return {}, {q: reason for q in answers}, 0.0, [], 1
 
 
 def grade(
