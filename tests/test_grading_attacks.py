@@ -10,6 +10,7 @@ Two batches run, each with honest neighbours (a full solution and the untouched 
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -23,8 +24,10 @@ from tests.conftest import ROOT
 
 CAPS = isolate.probe()
 FULL = CAPS.user and CAPS.net and CAPS.mount and CAPS.readonly
+# On a laptop without root the containment tests skip; under CI=true (root on the CI machines) they must run.
 needs_isolation = pytest.mark.skipif(
-    not FULL, reason=f"needs root and Linux namespaces (this machine: {CAPS}); run the suite as root to test them"
+    not FULL and os.environ.get("CI") != "true",
+    reason=f"needs root and Linux namespaces (this machine: {CAPS}); run the suite as root to test them",
 )
 LIMITS = isolate.Limits(cpu_s=10, wall_s=90, setup_s=240, memory_mb=1800, processes=96, file_mb=8)
 L00, L02 = "00_start", "02_classification"
@@ -271,7 +274,8 @@ def test_honest_neighbours_of_the_attacks_are_graded_correctly(screened):
 
 def test_runaway_answers_are_stopped_and_the_rest_is_graded(screened):
     loop = screened["infinite_loop"]
-    assert loop["invariant_mass"].status == "stopped" and "CPU seconds" in loop["invariant_mass"].message
+    assert loop["invariant_mass"].status == "stopped"
+    assert re.search("CPU seconds|wall-clock limit", loop["invariant_mass"].message)  # which comes first: load
     bomb = screened["memory_bomb"]
     assert bomb["invariant_mass"].status == "stopped" and "memory" in bomb["invariant_mass"].message
     for result in (loop, bomb):
