@@ -1,4 +1,4 @@
-"""The ``mlmc-course`` command line: doctor, build, run, data, grade."""
+"""The ``mlmc-course`` command line: doctor, build, run, data, grade, release."""
 
 from __future__ import annotations
 
@@ -67,9 +67,28 @@ def cmd_data(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from mlmc_course.grading.grade import grade_command
+    from mlmc_course.grading.batch import grade_command
 
-    return grade_command(Path(args.path), root=_root_or_none(args), mode=args.mode, timeout=args.timeout)
+    return grade_command(
+        args.paths,
+        root=_root_or_none(args),
+        mode=args.mode,
+        timeout=args.timeout,
+        memory=args.memory,
+        jobs=args.jobs,
+        gradebook=args.gradebook,
+        use_screen=not args.no_screen,
+    )
+
+
+def cmd_release(args) -> int:
+    from mlmc_course.grading.release import release, twins_markdown
+
+    made = release(_root(args), Path(args.dest), force=args.force)
+    print(f"wrote {len(made.files)} files to {made.dest} (no solutions/, autograder/, lessons/ or tests/)")
+    print("Exercises whose function the package also holds (a release cannot hide these):")
+    print(twins_markdown(made.twins))
+    return 0
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -110,11 +129,20 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default=None, help="output file (default: in the cache folder)")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("grade", help="score a student notebook with the autograder (hidden tests included)")
-    p.add_argument("path", help="the student's .ipynb")
+    p = sub.add_parser("grade", help="score submissions in a sandbox (hidden tests included); a gradebook")
+    p.add_argument("paths", nargs="+", help="submitted .ipynb files or folders of them")
+    p.add_argument("--gradebook", help="write one CSV row per student and question here")
+    p.add_argument("--jobs", type=int, default=None, help="sandboxes at a time (default: cores, memory allowing)")
     p.add_argument("--mode", choices=["ci", "lecture", "full"], default="ci")
-    p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
+    p.add_argument("--timeout", type=float, default=600, help="CPU seconds allowed per question")
+    p.add_argument("--memory", type=int, default=4096, help="MiB of address space per sandbox")
+    p.add_argument("--no-screen", action="store_true", help="also run answers the screen flags (for review)")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("release", help="write the students' copy: no solutions/, autograder/ or lessons/")
+    p.add_argument("dest", help="an empty folder outside the course folder")
+    p.add_argument("--force", action="store_true", help="replace a non-empty folder")
+    p.set_defaults(func=cmd_release)
     return parser
 
 

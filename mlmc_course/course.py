@@ -56,23 +56,24 @@ LESSONS: tuple[LessonInfo, ...] = (
 )
 
 
-def find_root(start: Path | None = None) -> Path:
-    """The course's repository root: the nearest folder above ``start`` (default: here) holding ``lessons/``."""
+def find_root(start: Path | None = None, marker: str = "lessons") -> Path:
+    """The course's root: the nearest folder above ``start`` (default: here) holding ``marker`` (``lessons/``;
+    ``notebooks/`` also finds a students' release, which has no lesson sources)."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "lessons").is_dir() and (folder / "pyproject.toml").is_file():
+        if (folder / marker).is_dir() and (folder / "pyproject.toml").is_file():
             return folder
     package_root = Path(__file__).resolve().parents[1]
-    if (package_root / "lessons").is_dir():
+    if (package_root / marker).is_dir():
         return package_root
     raise FileNotFoundError(
-        f"no mlmc-course checkout found above {here}; run this from the course folder (the one with lessons/)"
+        f"no mlmc-course checkout found above {here}; run this from the course folder (the one with {marker}/)"
     )
 
 
 def available(root: Path | None = None) -> list[LessonInfo]:
-    """The lessons whose student notebook exists in this checkout."""
-    root = root or find_root()
+    """The lessons whose student notebook exists in this checkout (or release)."""
+    root = root or find_root(marker="notebooks")
     return [info for info in LESSONS if (root / "notebooks" / f"{info.stem}.ipynb").exists()]
 
 

@@ -35,10 +35,10 @@ def cache_dir(create: bool = True) -> Path:
 
 
 def data_dir(root: Path | None = None) -> Path:
-    """The shipped-data folder of the checkout."""
+    """The shipped-data folder of the checkout (or of a students' release, which has no lessons/)."""
     from mlmc_course.course import find_root
 
-    return (root or find_root()) / "data"
+    return (root or find_root(marker="data")) / "data"
 
 
 @dataclass(frozen=True)
