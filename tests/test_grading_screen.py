@@ -7,9 +7,9 @@ import pytest
 
 from mlmc_course.grading import screen
 from mlmc_course.grading.grade import Canonical
+from mlmc_course.grading.harness import all_cases, stub_sources
 from mlmc_course.grading.lesson import solution_source
 from tests.conftest import ROOT
-from tests.lesson_harness import all_cases, stub_sources
 
 CASES = list(all_cases(ROOT))
 CANONICAL = {}
