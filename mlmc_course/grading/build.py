@@ -39,7 +39,6 @@ template_pdf: false
 requirements: null
 show_question_points: true"""
 NBVAL_MARK = "# NBVAL_CHECK_OUTPUT"
-PROMPT_LINE = re.compile(r'^\s*(""" # BEGIN PROMPT|""" # END PROMPT|raise NotImplementedError\(.*\))\s*$')
 CLAIM_TAG = "claim"  # cells that check the lesson's prose against its run (mlmc_course.claims)
 CHECK_CALL = re.compile(r'^grader\.check\("(?P<name>[a-z0-9_]+)"\)$')
 
@@ -131,6 +130,20 @@ def _normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
     return nb
 
 
+def _without_prompt(lines: list[str]) -> list[str]:
+    """A solution cell's lines without otter's markers and the stub (``BEGIN PROMPT`` ... ``END PROMPT``)."""
+    kept, in_prompt = [], False
+    for line in lines:
+        s = line.strip()
+        if s == '""" # BEGIN PROMPT':
+            in_prompt = True
+        elif s == '""" # END PROMPT':
+            in_prompt = False
+        elif not in_prompt and s not in ("# BEGIN SOLUTION NO PROMPT", "# END SOLUTION"):
+            kept.append(line)
+    return kept
+
+
 def _solution_notebook(autograder: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb = copy.deepcopy(autograder)
     for i, cell in enumerate(nb.cells):
@@ -138,12 +151,7 @@ def _solution_notebook(autograder: nbformat.NotebookNode) -> nbformat.NotebookNo
             continue
         lines = cell.source.splitlines()
         if any(line.strip().startswith("# BEGIN SOLUTION") for line in lines):
-            lines = [
-                line
-                for line in lines
-                if not PROMPT_LINE.match(line) and line.strip() not in ("# BEGIN SOLUTION NO PROMPT", "# END SOLUTION")
-            ]
-            cell.source = "\n".join(lines)
+            cell.source = "\n".join(_without_prompt(lines))
         m = CHECK_CALL.match(cell.source.strip())
         if m:
             cell.source = f"{NBVAL_MARK}\n{cell.source.strip()}"
