@@ -56,6 +56,15 @@ def passing_output(question: str, count: int) -> dict:
     )
 
 
+def grader_cell(stem: str) -> str:
+    """The cell after the parameters: otter's grader, whose failed checks show their message first
+    (:mod:`mlmc_course.grading.feedback`); ``mlmc-course grade`` finds the lesson from its ``otter.Notebook`` call."""
+    return (
+        "import otter\n\nfrom mlmc_course.grading.feedback import readable\n\n"
+        f'grader = readable(otter.Notebook("{stem}.ipynb"))'
+    )
+
+
 def _raw(text: str):
     return nbformat.v4.new_raw_cell(text)
 
@@ -99,8 +108,7 @@ def master_notebook(lesson: Lesson) -> nbformat.NotebookNode:
         new.metadata = {"tags": tags} if tags else {}
         cells.append(new)
         if "parameters" in tags:
-            grader = f'import otter\n\ngrader = otter.Notebook("{lesson.stem}.ipynb")'
-            cells.append(nbformat.v4.new_code_cell(grader))
+            cells.append(nbformat.v4.new_code_cell(grader_cell(lesson.stem)))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     return nb
