@@ -25,9 +25,12 @@ from pathlib import Path
 import nbformat
 
 from mlmc_course.grading.lesson import Lesson, read_lesson, student_source, tags_of
+from mlmc_course.slides.structure import notebook_slide_type
 
 PRODUCTS = ("notebooks", "solutions", "autograder")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# Live slides (jupyterlab-rise): long cells scroll instead of being cut at the slide's bottom edge.
+RISE = {"scroll": True}
 ASSIGNMENT_CONFIG = """# ASSIGNMENT CONFIG
 init_cell: false
 check_all_cell: false
@@ -69,6 +72,15 @@ def _raw(text: str):
     return nbformat.v4.new_raw_cell(text)
 
 
+def _mark_slide(new: nbformat.NotebookNode, source_cell) -> nbformat.NotebookNode:
+    """Carry the cell's slide type (:func:`mlmc_course.slides.structure.notebook_slide_type`) into the notebook,
+    where jupyterlab-rise reads it; "-" (continue the slide) is the default and is not written."""
+    slide_type = notebook_slide_type(source_cell)
+    if slide_type != "-":
+        new.metadata["slideshow"] = {"slide_type": slide_type}
+    return new
+
+
 def master_notebook(lesson: Lesson) -> nbformat.NotebookNode:
     """The lesson in otter-grader's master format (raw-cell delimiters, a grader cell after the parameters)."""
     by_name = {q.name: q for q in lesson.questions}
@@ -85,7 +97,7 @@ def master_notebook(lesson: Lesson) -> nbformat.NotebookNode:
             open_q = q
             remaining_checks[q.name] = len(q.checks) + len(q.hidden)
             cells.append(_raw(f"# BEGIN QUESTION\nname: {q.name}\npoints: {q.points}"))
-            cells.append(nbformat.v4.new_markdown_cell(cell.source))
+            cells.append(_mark_slide(nbformat.v4.new_markdown_cell(cell.source), cell))
             continue
         if "solution" in tags:
             cells += [_raw("# BEGIN SOLUTION"), nbformat.v4.new_code_cell(student_source(cell.source))]
@@ -106,6 +118,7 @@ def master_notebook(lesson: Lesson) -> nbformat.NotebookNode:
             continue
         new = copy.deepcopy(cell)
         new.metadata = {"tags": tags} if tags else {}
+        _mark_slide(new, cell)
         cells.append(new)
         if "parameters" in tags:
             cells.append(nbformat.v4.new_code_cell(grader_cell(lesson.stem)))
@@ -114,9 +127,13 @@ def master_notebook(lesson: Lesson) -> nbformat.NotebookNode:
     return nb
 
 
+def _is_notes(cell) -> bool:
+    return (cell.metadata.get("slideshow") or {}).get("slide_type") == "notes"
+
+
 def _normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
     """Stable cell ids and metadata, so that two builds of one source give the same bytes."""
-    keep_meta = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    keep_meta = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}, "rise": RISE}
     if "otter" in nb.metadata:
         keep_meta["otter"] = nb.metadata["otter"]
     nb.metadata = keep_meta
@@ -130,6 +147,8 @@ def _normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
             meta["deletable"] = False
         if cell.metadata.get("editable") is False:
             meta["editable"] = False
+        if "slideshow" in cell.metadata:
+            meta["slideshow"] = {"slide_type": cell.metadata["slideshow"]["slide_type"]}
         cell.metadata = meta
         if cell.cell_type == "code":
             cell.outputs = []
@@ -190,7 +209,8 @@ def build_lesson(lesson: Lesson | str | Path) -> dict[str, bytes]:
             otter_assign(str(master), str(out), no_pdfs=True, no_run_tests=True)
         student = nbformat.read(out / "student" / f"{stem}.ipynb", as_version=4)
         autograder = nbformat.read(out / "autograder" / f"{stem}.ipynb", as_version=4)
-    student.cells = [c for c in student.cells if CLAIM_TAG not in tags_of(c)]  # claims live in the solutions
+    # claims and speaker notes live in the solutions (which a lecturer presents), not in the student notebook
+    student.cells = [c for c in student.cells if CLAIM_TAG not in tags_of(c) and not _is_notes(c)]
     student = _normalise(student, stem)
     autograder = _normalise(autograder, stem)
     solution = _solution_notebook(autograder)

@@ -1,0 +1,99 @@
+"""Decks to HTML: ``slides/NN_name.html`` (reveal.js) and ``slides/index.html``.
+
+A deck loads reveal.js (with its notes and highlight plugins and its theme, whose fonts are embedded in the CSS)
+and KaTeX (with its fonts) from ``../node_modules/``, where ``npm ci`` installs the versions pinned by the
+committed ``package-lock.json``. Nothing comes from a CDN and nothing is copied into the repository, so a deck
+opens offline from the file system. Maths stays TeX in the HTML (``<span class="tex">``) and KaTeX renders it
+when the deck opens; speaker notes get MathML, which the speaker view shows without KaTeX's style sheet.
+
+The output depends only on the lesson source and the committed figures: no dates, no absolute paths, so a
+build-sync test can compare committed decks with a fresh build.
+"""
+
+from __future__ import annotations
+
+import html
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+from mlmc_course.slides.structure import Deck, Item, Slide
+
+VENDOR = "../node_modules"  # relative to slides/
+
+
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False}).use(dollarmath_plugin, allow_space=True, double_inline=True)
+    md.enable("table")
+
+    def inline(self, tokens, idx, options, env):
+        return f'<span class="tex">{html.escape(tokens[idx].content)}</span>'
+
+    def display(self, tokens, idx, options, env):
+        return f'<span class="tex display">{html.escape(tokens[idx].content.strip())}</span>'
+
+    def block(self, tokens, idx, options, env):
+        return f'<p><span class="tex display">{html.escape(tokens[idx].content.strip())}</span></p>\n'
+
+    md.add_render_rule("math_inline", inline)
+    md.add_render_rule("math_inline_double", display)
+    md.add_render_rule("math_block", block)
+    md.add_render_rule("math_block_label", block)
+    return md
+
+
+MD = _markdown()
+
+
+def markdown_html(text: str) -> str:
+    """Markdown (with ``$...$`` and ``$$...$$`` maths) to HTML; links open in a new tab."""
+    out = MD.render(text).strip()
+    return out.replace('<a href="http', '<a target="_blank" rel="noopener" href="http')
+
+
+def _template(name: str) -> Template:
+    return Template(resources.files("mlmc_course.slides").joinpath("templates", name).read_text())
+
+
+def _item(item: Item, slides_dir: Path, title: str) -> str:
+    if item.kind == "markdown":
+        return f'<div class="md">{markdown_html(item.content)}</div>'
+    if item.kind == "code":
+        return f'<pre class="excerpt"><code class="language-python">{html.escape(item.content)}</code></pre>'
+    if item.kind == "figure":
+        alt = html.escape(f"figure: {title}", quote=True)
+        return f'<figure><img src="{html.escape(item.content)}" alt="{alt}"></figure>'
+    # a markdown table the lesson displayed
+    return f'<div class="md table">{markdown_html((slides_dir / item.content).read_text())}</div>'
+
+
+def slide_html(slide: Slide, slides_dir: Path) -> str:
+    """One ``<section>``; ``data-kind`` tells the tests (and the CSS) what it is."""
+    head = f'<p class="kicker">{markdown_html(slide.kicker)[3:-4]}</p>' if slide.kicker else ""
+    tag = "h1" if slide.kind == "title" else "h2"
+    title = markdown_html(slide.title)[3:-4]  # the heading may hold maths or code: render it, drop the <p>
+    body = "\n".join(_item(i, slides_dir, slide.title) for i in slide.items)
+    notes = "\n".join(markdown_html(n) for n in slide.notes)
+    notes_html = f'\n<aside class="notes">{notes}</aside>' if notes else ""
+    return f'<section data-kind="{slide.kind}">\n{head}<{tag}>{title}</{tag}>\n{body}{notes_html}\n</section>'
+
+
+def deck_html(deck: Deck, slides_dir: Path) -> str:
+    """The whole deck as one HTML page."""
+    sections = "\n".join(slide_html(s, slides_dir) for s in deck.slides)
+    plain_title = html.escape(f"{deck.stem[:2]} · {deck.title}".replace("$", ""))
+    return _template("deck.html").substitute(
+        title=plain_title, stem=deck.stem, vendor=VENDOR, slides=sections, count=len(deck.slides)
+    )
+
+
+def index_html(decks: list[Deck]) -> str:
+    """``slides/index.html``: every deck by its lesson's title, and how to present and print."""
+    rows = "\n".join(
+        f'<li><a href="{d.stem}.html"><span class="num">{d.stem[:2]}</span> {html.escape(d.title)}</a></li>'
+        for d in decks
+    )
+    return _template("index.html").substitute(rows=rows)
