@@ -95,13 +95,13 @@ def make_figures(root: Path, only: list[str] | None, *, from_dir: Path | None = 
         print(f"figures of {lesson.stem} refreshed")
 
 
-def print_decks(root: Path, only: list[str] | None, out: Path = PDF_DIR) -> list[Path]:
-    """PDFs of the selected decks under ``_build/slides/`` (headless Chromium's print-to-PDF)."""
+def print_decks(root: Path, only: list[str] | None, out: Path = PDF_DIR, browser=None) -> list[Path]:
+    """PDFs of the selected decks under ``_build/slides/`` (headless Chromium's print-to-PDF); ``browser``: a
+    running one to use (default: start one)."""
     from mlmc_course.slides.browser import chromium, print_pdf
 
+    if browser is None:
+        with chromium() as b:
+            return print_decks(root, only, out, b)
     folder = out if out.is_absolute() else root / out
-    written = []
-    with chromium() as browser:
-        for src in select(root, only):
-            written.append(print_pdf(root / SLIDES / f"{src.stem}.html", folder / f"{src.stem}.pdf", browser))
-    return written
+    return [print_pdf(root / SLIDES / f"{s.stem}.html", folder / f"{s.stem}.pdf", browser) for s in select(root, only)]
