@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -171,16 +172,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_jupyterlab_shows_a_failed_checks_message_first(browser, tmp_path):
-    work = tmp_path / "work"
-    work.mkdir()
-    notebook = _failed_check_notebook(work)
+@pytest.fixture(scope="module")
+def lab(browser, tmp_path_factory):
+    """A JupyterLab server on a free local port, serving a folder with the failed-check notebook and, in
+    ``live/``, lesson 02's solution notebook; yields its URL. The server and its kernels are ended afterwards."""
+    tmp = tmp_path_factory.mktemp("lab")
+    work = tmp / "work"
+    (work / "live").mkdir(parents=True)
+    _failed_check_notebook(work)
+    shutil.copy(ROOT / "solutions" / "02_classification.ipynb", work / "live")
     port = _free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "config"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime")}
     args = [
         *("--no-browser", "--allow-root", f"--port={port}", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token="),
-        *(f"--ServerApp.root_dir={work}", f"--LabApp.user_settings_dir={tmp_path / 'settings'}"),
-        f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+        *(f"--ServerApp.root_dir={work}", f"--LabApp.user_settings_dir={tmp / 'settings'}"),
+        f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
     ]
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", *args],
@@ -189,32 +195,64 @@ def test_jupyterlab_shows_a_failed_checks_message_first(browser, tmp_path):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2)
+                urllib.request.urlopen(f"{url}/api/status", timeout=2)
                 break
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "JupyterLab did not start"
                 time.sleep(0.5)
-        w = Watched(browser, viewport={"width": 1280, "height": 900})
-        w.page.goto(f"http://127.0.0.1:{port}/lab/tree/{notebook.name}")
-        output = w.page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output").first
-        output.wait_for(state="visible", timeout=90_000)
-        output.scroll_into_view_if_needed()
-        first_line = output.inner_text().strip().splitlines()[0]
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        w.page.screenshot(path=str(SHOTS / "lab-failed-check.png"))
-        text = output.inner_text()
-        w.page.close()
-    finally:  # the server and the kernel it started share a new session: end that process group only
+        yield url
+    finally:  # the server and the kernels it started share a new session: end that process group only
         os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=15)
+
+
+def test_jupyterlab_shows_a_failed_checks_message_first(browser, lab):
+    w = Watched(browser, viewport={"width": 1280, "height": 900})
+    try:
+        w.page.goto(f"{lab}/lab/tree/02_classification.ipynb")
+        output = w.page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output").first
+        output.wait_for(state="visible", timeout=120_000)
+        output.scroll_into_view_if_needed()
+        text = output.inner_text()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        w.page.screenshot(path=str(SHOTS / "lab-failed-check.png"))
+    finally:
+        w.page.close()
+    first_line = text.strip().splitlines()[0]
     assert first_line.startswith(UPSIDE_DOWN), f"the first visible line is {first_line!r}"
     for noise in ("Trying:", "Expecting nothing", "Traceback", "doctest"):
         assert noise not in text, f"the failed check shows {noise!r}"
+
+
+def test_jupyterlab_presents_a_notebook_as_live_slides(browser, lab):
+    """jupyterlab-rise (Alt+R) turns the notebook's slide markers into a reveal.js slideshow inside JupyterLab."""
+    nb = nbformat.read(ROOT / "solutions" / "02_classification.ipynb", as_version=4)
+    marked = sum(1 for c in nb.cells if c.metadata.get("slideshow", {}).get("slide_type") == "slide")
+    w = Watched(browser, viewport={"width": 1400, "height": 900})
+    try:
+        w.page.goto(f"{lab}/lab/tree/live/02_classification.ipynb")
+        w.page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
+        w.page.locator(".jp-Notebook").first.click()
+        w.page.keyboard.press("Escape")
+        w.page.keyboard.press("Alt+r")
+        deadline = time.monotonic() + 120
+        while (rise := next((f for f in w.page.frames if "/rise/" in f.url), None)) is None:
+            assert time.monotonic() < deadline, "Alt+R opened no RISE slideshow"
+            w.page.wait_for_timeout(500)
+        rise.wait_for_function(
+            f"() => document.querySelectorAll('.reveal .slides > section').length === {marked}", timeout=120_000
+        )
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        w.page.screenshot(path=str(SHOTS / "lab-live-slides.png"))
+    finally:
+        w.page.close()
+    assert marked >= 10

@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 
 from mlmc_course.grading.lesson import Lesson, read_lesson, student_source, tags_of
-from mlmc_course.slides.structure import notebook_slide_type
+from mlmc_course.slides.structure import explicit_type, notebook_slide_type, split_at_headings
 
 PRODUCTS = ("notebooks", "solutions", "autograder")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -116,10 +116,14 @@ def master_notebook(lesson: Lesson) -> nbformat.NotebookNode:
                 cells += [_raw("# END TESTS"), _raw("# END QUESTION")]
                 in_tests, open_q = False, None
             continue
-        new = copy.deepcopy(cell)
-        new.metadata = {"tags": tags} if tags else {}
-        _mark_slide(new, cell)
-        cells.append(new)
+        pieces = [cell.source]
+        if cell.cell_type == "markdown" and explicit_type(cell) is None:
+            pieces = split_at_headings(cell.source)  # a section per cell: a live slide per section
+        for piece in pieces:
+            new = copy.deepcopy(cell)
+            new.source = piece
+            new.metadata = {"tags": tags} if tags else {}
+            cells.append(_mark_slide(new, new if len(pieces) > 1 else cell))
         if "parameters" in tags:
             cells.append(nbformat.v4.new_code_cell(grader_cell(lesson.stem)))
     nb = nbformat.v4.new_notebook(cells=cells)

@@ -23,6 +23,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mlmc_course.slides.structure import Deck, Item, Slide
 
 VENDOR = "../node_modules"  # relative to slides/
+DENSE_CHARS = 600  # a slide with more text than this is set in a smaller font
 
 
 def _markdown() -> MarkdownIt:
@@ -54,6 +55,11 @@ def markdown_html(text: str) -> str:
     return out.replace('<a href="http', '<a target="_blank" rel="noopener" href="http')
 
 
+def inline_html(text: str) -> str:
+    """One line of markdown (a heading) to HTML without a block around it: "5. Results" stays a heading."""
+    return MD.renderInline(text).strip()
+
+
 def _template(name: str) -> Template:
     return Template(resources.files("mlmc_course.slides").joinpath("templates", name).read_text())
 
@@ -72,13 +78,15 @@ def _item(item: Item, slides_dir: Path, title: str) -> str:
 
 def slide_html(slide: Slide, slides_dir: Path) -> str:
     """One ``<section>``; ``data-kind`` tells the tests (and the CSS) what it is."""
-    head = f'<p class="kicker">{markdown_html(slide.kicker)[3:-4]}</p>' if slide.kicker else ""
+    head = f'<p class="kicker">{inline_html(slide.kicker)}</p>' if slide.kicker else ""
     tag = "h1" if slide.kind == "title" else "h2"
-    title = markdown_html(slide.title)[3:-4]  # the heading may hold maths or code: render it, drop the <p>
     body = "\n".join(_item(i, slides_dir, slide.title) for i in slide.items)
     notes = "\n".join(markdown_html(n) for n in slide.notes)
     notes_html = f'\n<aside class="notes">{notes}</aside>' if notes else ""
-    return f'<section data-kind="{slide.kind}">\n{head}<{tag}>{title}</{tag}>\n{body}{notes_html}\n</section>'
+    text = sum(len(i.content) for i in slide.items if i.kind != "figure")
+    dense = ' class="dense"' if text > DENSE_CHARS else ""
+    title = inline_html(slide.title)
+    return f'<section data-kind="{slide.kind}"{dense}>\n{head}<{tag}>{title}</{tag}>\n{body}{notes_html}\n</section>'
 
 
 def deck_html(deck: Deck, slides_dir: Path) -> str:

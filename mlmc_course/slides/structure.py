@@ -25,8 +25,9 @@ shows the whole cell (markdown text, or code as an excerpt); ``"fragment"`` or `
 current slide. The title cell declares how many slides its deck should have, ``slides=[lo, hi]``; the browser
 tests hold the deck to it.
 
-:func:`notebook_slide_type` gives the same reading to the generated notebooks (a slide at each heading and each
-question), so jupyterlab-rise presents them live with the markers the static deck uses.
+:func:`notebook_slide_type` gives the same reading to the generated notebooks (the build cuts markdown cells at
+their headings with :func:`split_at_headings`; a slide starts at each heading and each question), so
+jupyterlab-rise presents them live with the markers the static deck uses.
 """
 
 from __future__ import annotations
@@ -108,6 +109,20 @@ def notebook_slide_type(cell) -> str:
 
 
 # --- reading markdown -------------------------------------------------------------------------------------------
+
+
+def split_at_headings(markdown: str, max_level: int = 3) -> list[str]:
+    """A markdown cell cut before each heading of level 1 to ``max_level`` (none inside display maths), so that
+    every section starts a cell, and so a live slide, of its own; the pieces join back to the cell."""
+    pieces: list[list[str]] = [[]]
+    in_math = False
+    for line in markdown.splitlines():
+        m = None if in_math else HEADING.match(line)
+        if m and len(m["hashes"]) <= max_level and any(ln.strip() for ln in pieces[-1]):
+            pieces.append([])
+        pieces[-1].append(line)
+        in_math ^= line.count("$$") % 2 == 1
+    return ["\n".join(p).strip("\n") for p in pieces if any(ln.strip() for ln in p)]
 
 
 def segments(markdown: str) -> list[tuple[int, str, str]]:
