@@ -10,6 +10,7 @@ Without Chromium these tests skip and say how to run them; under ``CI=true`` a m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -218,7 +219,7 @@ def lab(browser, tmp_path_factory):
 def test_jupyterlab_shows_a_failed_checks_message_first(browser, lab):
     w = Watched(browser, viewport={"width": 1280, "height": 900})
     try:
-        w.page.goto(f"{lab}/lab/tree/02_classification.ipynb")
+        w.page.goto(f"{lab}/lab/tree/02_classification.ipynb?reset")
         output = w.page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output").first
         output.wait_for(state="visible", timeout=120_000)
         output.scroll_into_view_if_needed()
@@ -239,20 +240,23 @@ def test_jupyterlab_presents_a_notebook_as_live_slides(browser, lab):
     marked = sum(1 for c in nb.cells if c.metadata.get("slideshow", {}).get("slide_type") == "slide")
     w = Watched(browser, viewport={"width": 1400, "height": 900})
     try:
-        w.page.goto(f"{lab}/lab/tree/live/02_classification.ipynb")
-        w.page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
-        w.page.locator(".jp-Notebook").first.click()
+        w.page.goto(f"{lab}/lab/tree/live/02_classification.ipynb?reset")  # a fresh workspace: only this notebook
+        first = w.page.locator(".jp-Notebook .jp-Cell").first
+        first.wait_for(timeout=120_000)
+        first.click()
         w.page.keyboard.press("Escape")
         w.page.keyboard.press("Alt+r")
-        deadline = time.monotonic() + 120
-        while (rise := next((f for f in w.page.frames if "/rise/" in f.url), None)) is None:
-            assert time.monotonic() < deadline, "Alt+R opened no RISE slideshow"
-            w.page.wait_for_timeout(500)
-        rise.wait_for_function(
-            f"() => document.querySelectorAll('.reveal .slides > section').length === {marked}", timeout=120_000
-        )
+        count, deadline = None, time.monotonic() + 240
+        while count != marked and time.monotonic() < deadline:  # the RISE frame may reload while it builds
+            w.page.wait_for_timeout(1000)
+            for frame in w.page.frames:
+                if "/rise/live/02_classification.ipynb" in frame.url:
+                    with contextlib.suppress(Exception):
+                        count = frame.evaluate("() => document.querySelectorAll('.reveal .slides > section').length")
         SHOTS.mkdir(parents=True, exist_ok=True)
         w.page.screenshot(path=str(SHOTS / "lab-live-slides.png"))
     finally:
         w.page.close()
     assert marked >= 10
+    assert count == marked, f"RISE shows {count} slides; the notebook marks {marked}"
+    assert w.outside == [], f"the live slides fetched {w.outside}"

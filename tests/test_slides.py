@@ -57,7 +57,8 @@ def solution_lines(lesson) -> list[str]:
             out += [ln for ln in wrong.source.splitlines() if not ln.lstrip().startswith("def ")]
         out += q.checks + q.hidden
     out += lesson.tagged("claim")
-    return [ln.strip() for ln in out if len(ln.strip()) >= 20 and not ln.strip().startswith("#")]
+    lines = [ln.strip() for ln in out if len(ln.strip()) >= 20 and not ln.strip().startswith("#")]
+    return list(dict.fromkeys(lines))
 
 
 def leaked(deck_text: str, lines: list[str]) -> list[str]:
@@ -134,7 +135,7 @@ def test_a_hash_inside_display_maths_is_not_a_heading():
 def test_notebooks_carry_the_slide_markers_for_live_slides():
     for src in SOURCES:
         nb = nbformat.read(ROOT / "notebooks" / f"{src.stem}.ipynb", as_version=4)
-        assert nb.metadata["rise"] == {"scroll": True}
+        assert nb.metadata["rise"] == {"scroll": True, "theme": "white"}
         slides = [c for c in nb.cells if c.metadata.get("slideshow", {}).get("slide_type") == "slide"]
         assert len(slides) >= 6, f"{src.stem}: only {len(slides)} live slides"
         assert slides[0] is nb.cells[0], "the title cell opens the slideshow"
@@ -180,3 +181,10 @@ def test_decks_load_vendor_files_only_from_node_modules():
         external = [u for u in urls if u.startswith(("http:", "https:", "//")) and "arxiv.org" not in u]
         assert not external, f"{src.stem} loads {external}"
         assert '<script src="../node_modules/reveal.js/dist/reveal.js">' in text
+
+
+def test_cli_slides_check_passes_on_the_committed_decks(capsys):
+    from mlmc_course.cli import main
+
+    assert main(["--root", str(ROOT), "slides", "--check"]) == 0
+    assert "up to date" in capsys.readouterr().out

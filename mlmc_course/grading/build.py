@@ -29,8 +29,8 @@ from mlmc_course.slides.structure import explicit_type, notebook_slide_type, spl
 
 PRODUCTS = ("notebooks", "solutions", "autograder")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-# Live slides (jupyterlab-rise): long cells scroll instead of being cut at the slide's bottom edge.
-RISE = {"scroll": True}
+# Live slides (jupyterlab-rise): long cells scroll instead of being cut at the bottom edge of the slide;
+RISE = {"scroll": True, "theme": "white"}  # white: fonts embedded, nothing fetched from the network
 ASSIGNMENT_CONFIG = """# ASSIGNMENT CONFIG
 init_cell: false
 check_all_cell: false

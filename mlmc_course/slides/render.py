@@ -13,12 +13,12 @@ build-sync test can compare committed decks with a fresh build.
 from __future__ import annotations
 
 import html
+import re
 from importlib import resources
 from pathlib import Path
 from string import Template
 
 from markdown_it import MarkdownIt
-from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from mlmc_course.slides.structure import Deck, Item, Slide
 
@@ -26,38 +26,43 @@ VENDOR = "../node_modules"  # relative to slides/
 DENSE_CHARS = 600  # a slide with more text than this is set in a smaller font
 
 
-def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False}).use(dollarmath_plugin, allow_space=True, double_inline=True)
-    md.enable("table")
-
-    def inline(self, tokens, idx, options, env):
-        return f'<span class="tex">{html.escape(tokens[idx].content)}</span>'
-
-    def display(self, tokens, idx, options, env):
-        return f'<span class="tex display">{html.escape(tokens[idx].content.strip())}</span>'
-
-    def block(self, tokens, idx, options, env):
-        return f'<p><span class="tex display">{html.escape(tokens[idx].content.strip())}</span></p>\n'
-
-    md.add_render_rule("math_inline", inline)
-    md.add_render_rule("math_inline_double", display)
-    md.add_render_rule("math_block", block)
-    md.add_render_rule("math_block_label", block)
-    return md
+MD = MarkdownIt("commonmark", {"html": False}).enable("table")
+CODE = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
+MATH = re.compile(r"\$\$(?P<display>.+?)\$\$|\$(?P<inline>[^$\n]+(?:\n[^$\n]+)*?)\$", re.DOTALL)
 
 
-MD = _markdown()
+def _protect(text: str) -> tuple[str, list[str]]:
+    """Take the maths out of markdown before it is parsed, as Jupyter does: a display equation whose lines start
+    with "- " or "+ " must not become a list. Returns the text with placeholders and the HTML that replaces them."""
+    codes: list[str] = []
+    text = CODE.sub(lambda m: codes.append(m.group(0)) or f"\x01{len(codes) - 1}\x01", text)
+    spans: list[str] = []
+
+    def keep(m: re.Match) -> str:
+        tex, cls = (m["display"], "tex display") if m["display"] is not None else (m["inline"], "tex")
+        spans.append(f'<span class="{cls}">{html.escape(" ".join(tex.split()))}</span>')
+        return f"MATHSPAN{len(spans) - 1}X"
+
+    text = MATH.sub(keep, text)
+    text = re.sub(r"\x01(\d+)\x01", lambda m: codes[int(m[1])], text)
+    return text, spans
+
+
+def _restore(rendered: str, spans: list[str]) -> str:
+    return re.sub(r"MATHSPAN(\d+)X", lambda m: spans[int(m[1])], rendered)
 
 
 def markdown_html(text: str) -> str:
     """Markdown (with ``$...$`` and ``$$...$$`` maths) to HTML; links open in a new tab."""
-    out = MD.render(text).strip()
+    masked, spans = _protect(text)
+    out = _restore(MD.render(masked).strip(), spans)
     return out.replace('<a href="http', '<a target="_blank" rel="noopener" href="http')
 
 
 def inline_html(text: str) -> str:
     """One line of markdown (a heading) to HTML without a block around it: "5. Results" stays a heading."""
-    return MD.renderInline(text).strip()
+    masked, spans = _protect(text)
+    return _restore(MD.renderInline(masked).strip(), spans)
 
 
 def _template(name: str) -> Template:

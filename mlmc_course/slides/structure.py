@@ -152,8 +152,10 @@ class Parts:
 def parts(body: str) -> Parts:
     """Paragraphs, display equations, lists and tables of a markdown body, in order of appearance."""
     equations = [m["tex"].strip() for m in DISPLAY_MATH.finditer(body)]
+    # a display equation's continuation lines ("   - x", "| y") are maths, not lists or tables
+    flat = DISPLAY_MATH.sub(lambda m: "$$ " + " ".join(m["tex"].split()) + " $$", body)
     blocks: list[tuple[str, list[str]]] = []
-    for line in body.splitlines():
+    for line in flat.splitlines():
         kind = "blank" if not line.strip() else "table" if line.lstrip().startswith("|") else None
         if kind is None:
             if LIST_ITEM.match(line):
@@ -246,7 +248,10 @@ class _Builder:
     # markdown
     def title_cell(self, source: str) -> None:
         segs = segments(source)
-        level, title, body = next(((lv, t, b) for lv, t, b in segs if lv == 1), (1, self.lesson.stem, source))
+        at = next((i for i, (lv, _, _) in enumerate(segs) if lv == 1), None)
+        if at is None:
+            raise ValueError(f"{self.lesson.path.name}: the first markdown cell needs the '# NN · Title' heading")
+        _, title, body = segs[at]
         number, _, name = title.partition(" · ")
         p = parts(body)
         goals_at = next((i for i, para in enumerate(p.paragraphs) if para.strip().startswith("**You will")), None)
@@ -264,7 +269,7 @@ class _Builder:
         self.add(slide)
         if p.lists:
             self.add(Slide("goals", "You will", [Item("markdown", p.lists[0])]))
-        for lv, t, b in segs[segs.index((level, title, body)) + 1 :]:
+        for lv, t, b in segs[at + 1 :]:
             self.segment(lv, t, b)
 
     def segment(self, level: int, title: str, body: str) -> None:
@@ -292,12 +297,9 @@ class _Builder:
         self.add(Slide("section", title, items, notes=[body], kicker=kicker))
 
     def continuation(self, body: str) -> None:
-        slide = self.current
-        if slide is not None and slide.kind in ("figure", "table") and not slide.has("markdown"):
-            p = parts(body)
-            if p.paragraphs:
-                slide.items.append(Item("markdown", sentences(p.paragraphs[0], 1)))
-        p = parts(body)
+        slide, p = self.current, parts(body)
+        if slide is not None and slide.kind in ("figure", "table") and not slide.has("markdown") and p.paragraphs:
+            slide.items.append(Item("markdown", sentences(p.paragraphs[0], 1)))  # the caption
         if p.equations or p.tables:  # key equations in running text get a slide of their own
             items = [Item("markdown", f"$$ {tex} $$") for tex in p.equations] + [Item("markdown", t) for t in p.tables]
             if p.paragraphs:
