@@ -118,6 +118,17 @@ def test_deck_opens_offline_with_its_slides_maths_and_figures(browser, src):
     assert state["imgs"] == figures > 0 and state["loaded"] == figures, state
 
 
+def test_the_index_opens_offline_and_links_every_deck(browser):
+    w = Watched(browser)
+    try:
+        w.page.goto((ROOT / "slides" / "index.html").as_uri())
+        links = w.page.eval_on_selector_all("a[href$='.html']", "els => els.map(e => e.getAttribute('href'))")
+    finally:
+        w.page.close()
+    assert links == [f"{p.stem}.html" for p in SOURCES]
+    assert w.errors == [] and w.outside == []
+
+
 def test_screenshots_of_a_title_and_a_figure_slide(browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     w = Watched(browser, viewport={"width": 1280, "height": 800})
@@ -253,6 +264,7 @@ def test_jupyterlab_presents_a_notebook_as_live_slides(browser, lab):
                 if "/rise/live/02_classification.ipynb" in frame.url:
                     with contextlib.suppress(Exception):
                         count = frame.evaluate("() => document.querySelectorAll('.reveal .slides > section').length")
+        w.page.wait_for_timeout(3000)  # let the slideshow paint before the screenshot
         SHOTS.mkdir(parents=True, exist_ok=True)
         w.page.screenshot(path=str(SHOTS / "lab-live-slides.png"))
     finally:
