@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[12, 22]
 # # 00 · Start here
 #
 # Welcome to **mlmc-course**, a course on how machine learning is used with Monte Carlo event generators:
@@ -86,7 +86,12 @@ print("CUDA available:", torch.cuda.is_available(), "| CPU threads:", torch.get_
 #
 # Full solutions are in the `solutions/` folder. Try first: the checks are there to help you learn, and the
 # lecturer's grader runs extra hidden tests.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# In a workshop: run the first check cell with the room before anyone writes code, so that everyone sees what a
+# failed check looks like (its message first) and where the hint is; then give ten minutes per exercise.
+
+# %% [markdown]
 # ### Four-vectors
 #
 # A particle's four-momentum is $p = (E, p_x, p_y, p_z)$ in GeV (with $c = 1$). The invariant mass of a system

@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[17, 27]
 # # 01 · Regression, losses and autodiff
 #
 # A regression network is a fit: it adjusts parameters $\omega$ so that $f_\omega(x)$ follows measured

@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[15, 25]
 # # 02 · Classification and the likelihood ratio
 #
 # Telling signal from background is the oldest machine-learning task in particle physics. This lesson shows

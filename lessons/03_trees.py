@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[20, 30]
 # # 03 · Trees and boosted decision trees
 #
 # A top quark with a transverse momentum of 600 GeV decays, $t \to b W \to b q \bar q'$, into three quarks so

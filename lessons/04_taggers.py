@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[13, 23]
 # # 04 · Deep top taggers
 #
 # Lesson 03 tagged top jets with a handful of features that physicists designed. Deep networks can instead read

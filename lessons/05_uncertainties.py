@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[15, 25]
 # # 05 · Uncertainties: ensembles and Bayesian networks
 #
 # A network that replaces part of an event generator (an amplitude in lesson 10, a PDF in lesson 11) must say how

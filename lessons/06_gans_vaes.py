@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[15, 25]
 # # 06 · GANs and VAEs
 #
 # A full detector simulation spends minutes on one event; experiments already replace parts of it with networks that

@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[10, 20]
 # # 07 · Normalizing flows
 #
 # A GAN samples but has no density; a VAE has only a bound on it. A normalizing flow has both, exactly: it is an

@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[13, 23]
 # # 08 · Diffusion and flow matching
 #
 # Diffusion models turn noise into data step by step. They produce the best samples in many fields, calorimeter

@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[20, 30]
 # # 09 · Neural importance sampling (MadNIS)
 #
 # Every cross section an event generator quotes is an integral over phase space, and every event it writes is a

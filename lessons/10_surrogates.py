@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[19, 29]
 # # 10 · Matrix-element surrogates
 #
 # Exact matrix elements at one loop, or with many legs, cost milliseconds to seconds per phase-space point, and an

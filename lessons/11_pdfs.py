@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[19, 29]
 # # 11 · PDFs the NNPDF way
 #
 # Every hadron-collider event generator starts from parton distribution functions, and the most widely used ones

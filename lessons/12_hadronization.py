@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[22, 32]
 # # 12 · Hadronization and detector surrogates
 #
 # Two of the most expensive and least first-principles stages of the simulation chain are hadronization (turning

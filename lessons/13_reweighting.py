@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[21, 31]
 # # 13 · Reweighting simulation to data
 #
 # Simulation never describes data perfectly: a generator's tune, a detector's response or a missing higher

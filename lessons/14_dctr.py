@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[17, 27]
 # # 14 · DCTR: tuning a generator with a classifier
 #
 # A generator's tune is a set of parameters fitted to data: the strong coupling in the parton shower, the

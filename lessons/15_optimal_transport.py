@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[16, 26]
 # # 15 · Optimal transport
 #
 # Lesson 13 corrected simulation by changing the weights of its events. Optimal transport corrects it by

@@ -8,7 +8,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slides=[21, 31]
 # # 16 · Simulation-based inference
 #
 # A simulator tells us how to *generate* events for a value of a theory parameter $\theta$, but not how *likely* an

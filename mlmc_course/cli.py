@@ -1,4 +1,4 @@
-"""The ``mlmc-course`` command line: doctor, build, run, data, grade, release."""
+"""The ``mlmc-course`` command line: doctor, build, run, data, grade, release, slides."""
 
 from __future__ import annotations
 
@@ -91,6 +91,30 @@ def cmd_release(args) -> int:
     return 0
 
 
+def cmd_slides(args) -> int:
+    from mlmc_course.slides.build import build_decks, make_figures, print_decks
+
+    root, only = _root(args), args.only or None
+    if args.run or args.figures_from:
+        make_figures(root, only, from_dir=Path(args.figures_from) if args.figures_from else None)
+    paths = build_decks(root, only=only, check=args.check)
+    if args.check:
+        stale = "out of date (run `mlmc-course slides`):\n  " + "\n  ".join(paths)
+        print(stale if paths else "all decks are up to date")
+        return 1 if paths else 0
+    print(f"wrote {len(paths)} files in slides/")
+    if args.pdf:
+        from mlmc_course.slides.browser import NoBrowser
+
+        try:
+            for pdf in print_decks(root, only):
+                print(f"wrote {pdf.relative_to(root)}")
+        except NoBrowser as err:
+            print(f"mlmc-course: cannot print the decks: {err}", file=sys.stderr)
+            return 2
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlmc-course", description="Machine learning for Monte Carlo event generators: the course's tools."
@@ -143,6 +167,14 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("dest", help="an empty folder outside the course folder")
     p.add_argument("--force", action="store_true", help="replace a non-empty folder")
     p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("slides", help="build slides/NN_name.html (reveal.js) and slides/index.html from lessons/")
+    p.add_argument("only", nargs="*", help="lesson numbers or names (default: all)")
+    p.add_argument("--check", action="store_true", help="write nothing; fail if a committed deck is stale")
+    p.add_argument("--run", action="store_true", help="first run the lessons in lecture mode for fresh figures")
+    p.add_argument("--figures-from", help="take fresh figures from `mlmc-course run --mode lecture --keep DIR`")
+    p.add_argument("--pdf", action="store_true", help="also print each deck to _build/slides/NN_name.pdf")
+    p.set_defaults(func=cmd_slides)
     return parser
 
 

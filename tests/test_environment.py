@@ -38,3 +38,13 @@ def test_readme_commands_exist():
     assert "bash scripts/course.sh lab" in readme
     assert "bash scripts/course.sh test" in readme
     assert "scripts/course.sh test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_lock_header_names_only_files_that_exist():
+    import re
+
+    header = "\n".join(ln for ln in (ROOT / "requirements" / "lock.txt").read_text().splitlines() if ln.startswith("#"))
+    named = re.findall(r"[\w.]*[\w]+/[\w./-]+\.(?:sh|py|yml)|\.ci/run|binder/postBuild", header)
+    assert "scripts/course.sh" in named, header
+    missing = [p for p in named if not (ROOT / p).exists()]
+    assert not missing, f"requirements/lock.txt names files that do not exist: {missing}"

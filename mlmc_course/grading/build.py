@@ -25,9 +25,12 @@ from pathlib import Path
 import nbformat
 
 from mlmc_course.grading.lesson import Lesson, read_lesson, student_source, tags_of
+from mlmc_course.slides.structure import explicit_type, notebook_slide_type, split_at_headings
 
 PRODUCTS = ("notebooks", "solutions", "autograder")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# Live slides (jupyterlab-rise): long cells scroll instead of being cut at the bottom edge of the slide;
+RISE = {"scroll": True, "theme": "white"}  # white: fonts embedded, nothing fetched from the network
 ASSIGNMENT_CONFIG = """# ASSIGNMENT CONFIG
 init_cell: false
 check_all_cell: false
@@ -39,7 +42,6 @@ template_pdf: false
 requirements: null
 show_question_points: true"""
 NBVAL_MARK = "# NBVAL_CHECK_OUTPUT"
-PROMPT_LINE = re.compile(r'^\s*(""" # BEGIN PROMPT|""" # END PROMPT|raise NotImplementedError\(.*\))\s*$')
 CLAIM_TAG = "claim"  # cells that check the lesson's prose against its run (mlmc_course.claims)
 CHECK_CALL = re.compile(r'^grader\.check\("(?P<name>[a-z0-9_]+)"\)$')
 
@@ -57,8 +59,26 @@ def passing_output(question: str, count: int) -> dict:
     )
 
 
+def grader_cell(stem: str) -> str:
+    """The cell after the parameters: otter's grader, whose failed checks show their message first
+    (:mod:`mlmc_course.grading.feedback`); ``mlmc-course grade`` finds the lesson from its ``otter.Notebook`` call."""
+    return (
+        "import otter\n\nfrom mlmc_course.grading.feedback import readable\n\n"
+        f'grader = readable(otter.Notebook("{stem}.ipynb"))'
+    )
+
+
 def _raw(text: str):
     return nbformat.v4.new_raw_cell(text)
+
+
+def _mark_slide(new: nbformat.NotebookNode, source_cell) -> nbformat.NotebookNode:
+    """Carry the cell's slide type (:func:`mlmc_course.slides.structure.notebook_slide_type`) into the notebook,
+    where jupyterlab-rise reads it; "-" (continue the slide) is the default and is not written."""
+    slide_type = notebook_slide_type(source_cell)
+    if slide_type != "-":
+        new.metadata["slideshow"] = {"slide_type": slide_type}
+    return new
 
 
 def master_notebook(lesson: Lesson) -> nbformat.NotebookNode:
@@ -77,7 +97,7 @@ def master_notebook(lesson: Lesson) -> nbformat.NotebookNode:
             open_q = q
             remaining_checks[q.name] = len(q.checks) + len(q.hidden)
             cells.append(_raw(f"# BEGIN QUESTION\nname: {q.name}\npoints: {q.points}"))
-            cells.append(nbformat.v4.new_markdown_cell(cell.source))
+            cells.append(_mark_slide(nbformat.v4.new_markdown_cell(cell.source), cell))
             continue
         if "solution" in tags:
             cells += [_raw("# BEGIN SOLUTION"), nbformat.v4.new_code_cell(student_source(cell.source))]
@@ -96,20 +116,28 @@ def master_notebook(lesson: Lesson) -> nbformat.NotebookNode:
                 cells += [_raw("# END TESTS"), _raw("# END QUESTION")]
                 in_tests, open_q = False, None
             continue
-        new = copy.deepcopy(cell)
-        new.metadata = {"tags": tags} if tags else {}
-        cells.append(new)
+        pieces = [cell.source]
+        if cell.cell_type == "markdown" and explicit_type(cell) is None:
+            pieces = split_at_headings(cell.source)  # a section per cell: a live slide per section
+        for piece in pieces:
+            new = copy.deepcopy(cell)
+            new.source = piece
+            new.metadata = {"tags": tags} if tags else {}
+            cells.append(_mark_slide(new, new if len(pieces) > 1 else cell))
         if "parameters" in tags:
-            grader = f'import otter\n\ngrader = otter.Notebook("{lesson.stem}.ipynb")'
-            cells.append(nbformat.v4.new_code_cell(grader))
+            cells.append(nbformat.v4.new_code_cell(grader_cell(lesson.stem)))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     return nb
 
 
+def _is_notes(cell) -> bool:
+    return (cell.metadata.get("slideshow") or {}).get("slide_type") == "notes"
+
+
 def _normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
     """Stable cell ids and metadata, so that two builds of one source give the same bytes."""
-    keep_meta = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    keep_meta = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}, "rise": RISE}
     if "otter" in nb.metadata:
         keep_meta["otter"] = nb.metadata["otter"]
     nb.metadata = keep_meta
@@ -123,12 +151,28 @@ def _normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
             meta["deletable"] = False
         if cell.metadata.get("editable") is False:
             meta["editable"] = False
+        if "slideshow" in cell.metadata:
+            meta["slideshow"] = {"slide_type": cell.metadata["slideshow"]["slide_type"]}
         cell.metadata = meta
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
     nbformat.validate(nb)
     return nb
+
+
+def _without_prompt(lines: list[str]) -> list[str]:
+    """A solution cell's lines without otter's markers and the stub (``BEGIN PROMPT`` ... ``END PROMPT``)."""
+    kept, in_prompt = [], False
+    for line in lines:
+        s = line.strip()
+        if s == '""" # BEGIN PROMPT':
+            in_prompt = True
+        elif s == '""" # END PROMPT':
+            in_prompt = False
+        elif not in_prompt and s not in ("# BEGIN SOLUTION NO PROMPT", "# END SOLUTION"):
+            kept.append(line)
+    return kept
 
 
 def _solution_notebook(autograder: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -138,12 +182,7 @@ def _solution_notebook(autograder: nbformat.NotebookNode) -> nbformat.NotebookNo
             continue
         lines = cell.source.splitlines()
         if any(line.strip().startswith("# BEGIN SOLUTION") for line in lines):
-            lines = [
-                line
-                for line in lines
-                if not PROMPT_LINE.match(line) and line.strip() not in ("# BEGIN SOLUTION NO PROMPT", "# END SOLUTION")
-            ]
-            cell.source = "\n".join(lines)
+            cell.source = "\n".join(_without_prompt(lines))
         m = CHECK_CALL.match(cell.source.strip())
         if m:
             cell.source = f"{NBVAL_MARK}\n{cell.source.strip()}"
@@ -174,7 +213,8 @@ def build_lesson(lesson: Lesson | str | Path) -> dict[str, bytes]:
             otter_assign(str(master), str(out), no_pdfs=True, no_run_tests=True)
         student = nbformat.read(out / "student" / f"{stem}.ipynb", as_version=4)
         autograder = nbformat.read(out / "autograder" / f"{stem}.ipynb", as_version=4)
-    student.cells = [c for c in student.cells if CLAIM_TAG not in tags_of(c)]  # claims live in the solutions
+    # claims and speaker notes live in the solutions (which a lecturer presents), not in the student notebook
+    student.cells = [c for c in student.cells if CLAIM_TAG not in tags_of(c) and not _is_notes(c)]
     student = _normalise(student, stem)
     autograder = _normalise(autograder, stem)
     solution = _solution_notebook(autograder)

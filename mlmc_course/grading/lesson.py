@@ -10,7 +10,8 @@ A lesson source marks its cells with tags (see ``lessons/README.md``):
     opens an exercise; the cells up to its last ``check`` cell belong to it.
 ``solution``
     the answer; the part between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` is removed from the student
-    notebook and replaced by ``raise NotImplementedError(<hint>)`` built from the ``# HINT:`` line after it.
+    notebook and replaced by ``raise NotImplementedError(<hint>)`` built from the ``# HINT:`` comment after it
+    (a hint may run on over further comment lines at the same indent; all of them are kept).
 ``wrong``
     a recorded wrong answer (first line ``# WRONG: what is wrong``); never shipped, but the tests prove that
     the question's checks reject it.
@@ -148,32 +149,81 @@ def read_lesson(path: str | Path) -> Lesson:
     return Lesson(path=path, notebook=nb, questions=questions)
 
 
+@dataclass
+class Hint:
+    """A ``# HINT:`` comment of a solution cell: its lines ``[start, stop)`` in the cell, indent and text lines."""
+
+    start: int
+    stop: int
+    indent: str
+    lines: list[str]
+
+    @property
+    def text(self) -> str:
+        """The whole hint as one sentence."""
+        return " ".join(self.lines)
+
+
+def find_hints(solution: str) -> list[Hint]:
+    """Every hint in a solution cell, each with all its lines: the ``# HINT:`` line and the comment lines that
+    follow it at the same indent (a long hint wraps like any comment)."""
+    lines = solution.splitlines()
+    hints, i = [], 0
+    while i < len(lines):
+        m = HINT_RE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        indent, parts, stop = m["indent"], [m["text"].strip()], i + 1
+        more = re.compile(rf"^{re.escape(indent)}# (?!HINT:|BEGIN |END )(?P<text>\S.*)$")
+        while stop < len(lines) and (c := more.match(lines[stop])):
+            parts.append(c["text"].strip())
+            stop += 1
+        hints.append(Hint(i, stop, indent, parts))
+        i = stop
+    return hints
+
+
+def _raise_lines(hint: Hint) -> list[str]:
+    """``raise NotImplementedError("Hint: ...")``: on one line for a one-line hint; otherwise one string piece
+    per comment line, broken where the author broke it."""
+    indent = hint.indent
+    if len(hint.lines) == 1:
+        return [f"{indent}raise NotImplementedError({'Hint: ' + hint.text!r})"]
+    pieces = ["Hint: " + hint.lines[0]] + hint.lines[1:]
+    pieces = [p + " " for p in pieces[:-1]] + pieces[-1:]
+    return [f"{indent}raise NotImplementedError(", *(f"{indent}    {p!r}" for p in pieces), f"{indent})"]
+
+
 def student_source(solution: str) -> str:
-    """The solution cell as otter's master format wants it: solution block without prompt, then the stub."""
-    out = []
-    for line in solution.splitlines():
+    """The solution cell as otter's master format wants it: solution block without prompt, then the stub.
+
+    The stub raises ``NotImplementedError`` with the whole hint, however many comment lines it takes.
+    """
+    lines = solution.splitlines()
+    hints = {h.start: h for h in find_hints(solution)}
+    out, i = [], 0
+    while i < len(lines):
+        line = lines[i]
         if line.strip() == "# BEGIN SOLUTION":
             out.append(line.replace("# BEGIN SOLUTION", "# BEGIN SOLUTION NO PROMPT"))
+        elif i in hints:
+            h = hints[i]
+            out += [f'{h.indent}""" # BEGIN PROMPT', *_raise_lines(h), f'{h.indent}""" # END PROMPT']
+            i = h.stop
             continue
-        m = HINT_RE.match(line)
-        if m:
-            indent, text = m["indent"], m["text"]
-            out += [
-                f'{indent}""" # BEGIN PROMPT',
-                f"{indent}raise NotImplementedError({'Hint: ' + text!r})",
-                f'{indent}""" # END PROMPT',
-            ]
-            continue
-        out.append(line)
+        else:
+            out.append(line)
+        i += 1
     return "\n".join(out)
 
 
 def solution_source(solution: str) -> str:
     """The solution cell as published: markers and hint removed."""
+    hinted = {j for h in find_hints(solution) for j in range(h.start, h.stop)}
     keep = []
-    for line in solution.splitlines():
-        s = line.strip()
-        if s in ("# BEGIN SOLUTION", "# END SOLUTION") or HINT_RE.match(line):
+    for j, line in enumerate(solution.splitlines()):
+        if line.strip() in ("# BEGIN SOLUTION", "# END SOLUTION") or j in hinted:
             continue
         keep.append(line)
     return "\n".join(keep)
