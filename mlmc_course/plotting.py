@@ -337,7 +337,7 @@ def compare_density(
     expected = density_in_bins(density, edges)
     centres = 0.5 * (edges[1:] + edges[:-1])
     colour = color or plt.rcParams["axes.prop_cycle"].by_key()["color"][0]
-    grid = np.linspace(edges[0], edges[-1], 400)
+    grid = edges[0] + (np.arange(400) + 0.5) / 400 * (edges[-1] - edges[0])  # inside, off a density's edges
     ax.plot(grid, density(grid), color=colour, lw=1.2, ls="--", label=density_label)
     shares = [_share(outside[s]) + f" {s}" for s in ("below", "above") if outside[s] > 0]
     text = label + (f" ({', '.join(shares)} the range)" if shares else "")
