@@ -483,7 +483,8 @@ claim(
     last_weight_decay=last["weight decay 1 (AdamW)"],
     last_dropout=last["dropout 0.2"],
 )
-#
+
+# %% [markdown]
 # ## How the gradients are computed: automatic differentiation
 #
 # Training needs $\nabla_\omega \mathcal L$. Automatic differentiation applies the chain rule to the elementary

@@ -46,6 +46,7 @@ cfg = mlmc_course.setup(MODE)
 # %%
 n_per_class = cfg.pick(ci=3_000, lecture=20_000, full=200_000)  # training events per class; the test set has half
 epochs = cfg.pick(ci=15, lecture=40, full=100)  # of the lesson's own classifier
+n_boot = cfg.pick(ci=30, lecture=50, full=100)  # bootstrap resamples for the AUC difference
 print(f"{n_per_class:,} training events per class, {epochs} epochs")
 
 # %% [markdown]
@@ -471,7 +472,7 @@ plt.show()
 # paired bootstrap: the same resampled test events for both taggers, so that their common noise cancels
 boot = np.random.default_rng(cfg.seed)
 auc_gap = []
-for _ in range(cfg.pick(ci=30, lecture=50, full=100)):
+for _ in range(n_boot):
     idx = boot.integers(0, len(y_test), len(y_test))
     auc_gap.append(metric_auc(r_exact[idx], y_test[idx]) - metric_auc(s_test[idx], y_test[idx]))
 auc_gap_value = metric_auc(r_exact, y_test) - metric_auc(s_test, y_test)
@@ -498,7 +499,8 @@ claim(
     auc_exact=metric_auc(r_exact, y_test),
     auc_window=auc_window,
 )
-#
+
+# %% [markdown]
 # ## Calibration
 #
 # The ROC curve is unchanged by any monotonic map of the score, so a classifier can be optimal for *cutting* and
@@ -549,7 +551,8 @@ claim(
     np.max(np.abs(pull_over)) > 10,
     largest_pull=np.max(np.abs(pull_over)),
 )
-#
+
+# %% [markdown]
 # ## Summary
 #
 # - The binary cross-entropy is the KL divergence between true and predicted class probabilities; compute it from

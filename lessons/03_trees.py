@@ -270,7 +270,8 @@ claim(
     validation_best=max(tree_auc["validation"]),
     validation_deepest=tree_auc["validation"][-1],
 )
-#
+
+# %% [markdown]
 # ## Bagging: many trees on bootstrap samples
 #
 # Averaging $M$ models whose errors are independent divides the variance by $M$. We only have one training set, so
@@ -487,7 +488,8 @@ claim(
     and gap[8] > max(gap[1], gap[3]),
     **{f"gap_depth_{d}": g for d, g in gap.items()},
 )
-#
+
+# %% [markdown]
 # ## Measuring a tagger: ROC, AUC and $R_{30}$
 #
 # A tagger's output $s$ becomes a decision by a cut $s > c$. Each cut keeps a fraction $\epsilon_S$ of the top jets
@@ -603,7 +605,8 @@ claim(
     bdt=relative["BDT (xgboost)"],
     forest=relative["random forest"],
 )
-#
+
+# %% [markdown]
 # ### Which features does the BDT use?
 #
 # xgboost counts how much each feature's cuts reduced the loss ("gain"), summed over all trees. Features that are

@@ -191,7 +191,8 @@ checks.centre_jet(centre_jet, seed=41)
 
 # %% [markdown]
 # What each step does to the *average* image of many jets: without preprocessing the average is a blurred blob;
-# after it, the top jets' three prongs appear as a hard core with two satellites, while QCD jets stay one core.
+# after it, the top jets' prongs appear as separate hot spots along the principal axis, while QCD jets stay one
+# core, stretched along that axis.
 
 # %%
 import matplotlib.pyplot as plt
@@ -214,9 +215,10 @@ for row, (label, text) in enumerate(((1, "top"), (0, "QCD"))):
             images.mean(axis=0), origin="lower", extent=[-half_width, half_width] * 2, norm=LogNorm(1e-5, 0.5)
         )
         ax.set_title(f"{text}, {'centred, rotated, flipped' if steps else 'jet axis only'}")
+        ax.grid(False)
         ax.set_xlabel(r"$\Delta\eta'$")
         ax.set_ylabel(r"$\Delta\phi'$ [rad]")
-fig.colorbar(shown, ax=axes, label=r"mean $p_T$ fraction per pixel")
+fig.colorbar(shown, ax=axes, label=r"mean $p_T$ fraction per pixel (white: none)")
 plt.show()
 
 # %% [markdown]
@@ -524,7 +526,8 @@ claim(
     attention=weak[1].r30.value,
     highest=first.r30.value,
 )
-#
+
+# %% [markdown]
 # The consequence is visible in `benchmarks/results/taggers.md`, which trains every tagger on the whole subset
 # (22 500 jets, 30 epochs): the BDT (AUC 0.9896) and the dense network on features (0.9890) lead, then the
 # attention tagger with pair features (0.9879, below), the attention tagger and the CNN (0.987) and the PFN

@@ -257,7 +257,8 @@ claim(
     floor=mmd_floor,
     shifted=mmd_shift,
 )
-#
+
+# %% [markdown]
 # The 70% sampler lists all its moon-0 events first. That is why `sample_metrics` draws the 1500 events for the
 # exact W1 at random: the first 1500 would all lie on one moon. Subsample at random, never the head of an ordered list.
 

@@ -514,7 +514,8 @@ claim(
     w1=summary["top"]["W1(mass) [GeV]"],
     width_16_84=width,
 )
-#
+
+# %% [markdown]
 # The exact likelihood is available here too, in physical units: $\log p(m_J, \tau_{32} \mid \text{class})$ adds
 # the flow's density of the standardised $u$ and the two Jacobians (the logit box and the standardisation):
 

@@ -228,7 +228,8 @@ claim(
     middle=loss_curve[half],
     last=loss_curve[-1],
 )
-#
+
+# %% [markdown]
 # ## Sampling: integrating the ODE
 #
 # A sample is the solution of $dx/dt = v_\theta(x, t)$ from $x(0) \sim \mathcal N(0, 1)$ to $t = 1$. The simplest
