@@ -561,9 +561,9 @@ scores = {
     "BDT (xgboost)": bdt.predict_proba(X_test)[:, 1],
 }
 curves = {name: roc_curve(s, y_test)[:2] for name, s in scores.items()}
-ax = roc_plot(curves)
-ax.set_xlim(0.1, 1.0)
-ax.axvline(0.3, ls=":", color="grey")
+ax = roc_plot(curves, min_eff_s=0.1)  # below 10% a few QCD jets make the rejection jump
+ax.axvline(0.3, ls=":", color="grey", label=r"$\epsilon_S = 0.3$ ($R_{30}$)")
+ax.legend()
 plt.show()
 # %%
 from IPython.display import Markdown

@@ -444,9 +444,9 @@ claim("attention without positions plus a masked pooling is permutation invarian
 from mlmc_course.metrics import roc_curve
 from mlmc_course.plotting import roc_plot
 
-ax = roc_plot({name: roc_curve(s, test.labels)[:2] for name, s in test_scores.items()})
-ax.set_xlim(0.1, 1.0)
-ax.axvline(0.3, ls=":", color="grey")
+ax = roc_plot({name: roc_curve(s, test.labels)[:2] for name, s in test_scores.items()}, min_eff_s=0.1)
+ax.axvline(0.3, ls=":", color="grey", label=r"$\epsilon_S = 0.3$ ($R_{30}$)")
+ax.legend()
 plt.show()
 
 # %%

@@ -449,7 +449,7 @@ from mlmc_course.metrics.samples import wasserstein_1d
 from mlmc_course.plotting import compare_hist
 
 fig = plt.figure(figsize=(15, 7.5))
-grid = fig.add_gridspec(4, 3, height_ratios=[3, 1, 3, 1], hspace=0.08)
+outer = fig.add_gridspec(2, 3)  # rows: QCD, top; columns: mass, tau32, the generated pairs
 summary, generated = {}, {}
 for row, (label, name) in enumerate(((0, "QCD"), (1, "top"))):
     real = jets_test[labels_test == label]
@@ -458,8 +458,9 @@ for row, (label, name) in enumerate(((0, "QCD"), (1, "top"))):
     for col, (k, bins, xlabel) in enumerate(
         ((0, np.linspace(0, 400, 51), "jet mass $m_J$ [GeV]"), (1, np.linspace(0, 1.2, 41), r"$\tau_{32}$"))
     ):
-        ax = fig.add_subplot(grid[2 * row, col])
-        rax = fig.add_subplot(grid[2 * row + 1, col], sharex=ax)
+        inner = outer[row, col].subgridspec(2, 1, height_ratios=[3, 1], hspace=0)
+        ax = fig.add_subplot(inner[0])
+        rax = fig.add_subplot(inner[1], sharex=ax)
         compare_hist(
             {f"{name} (Pythia)": real[:, k], f"{name} (flow)": fake[:, k]}, bins, axes=(ax, rax), xlabel=xlabel,
             ylabel="density [1/GeV]" if k == 0 else "density", ratio_label="flow / Pythia",
@@ -473,7 +474,7 @@ for row, (label, name) in enumerate(((0, "QCD"), (1, "top"))):
         "W1(mass) [GeV]": wasserstein_1d(real[:, 0], fake[:, 0]),
         "W1(tau32)": wasserstein_1d(real[:, 1], fake[:, 1]),
     }
-ax = fig.add_subplot(grid[:, 2])
+ax = fig.add_subplot(outer[:, 2])
 for name, colour in (("QCD", "C0"), ("top", "C1")):
     ax.scatter(*generated[name][:600].T, s=2, alpha=0.5, color=colour, label=f"{name} (flow)")
 ax.set(xlabel="jet mass $m_J$ [GeV]", ylabel=r"$\tau_{32}$", title="generated jets")

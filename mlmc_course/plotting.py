@@ -302,8 +302,9 @@ def compare_density(
     """A sample's normalised histogram, with statistical errors, against the density it should follow.
 
     The sample is drawn as points with error bars, the density as a line; the lower panel shows the histogram
-    divided by the density's mean in each bin, with the sample's errors. The share of the sample outside the bins
-    is given in the legend when it is not zero (the histogram keeps the normalisation of the whole sample).
+    divided by the density's mean in each bin, with the sample's errors (empty bins are left out of it). The share of
+    the sample outside the bins is given in the legend when it is not zero (the histogram keeps the normalisation of
+    the whole sample).
 
     Args:
         values: the sample, shape ``(n,)``.
@@ -348,8 +349,9 @@ def compare_density(
     ax.legend()
     if rax is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(expected > 0, content / expected, np.nan)
-            r_err = np.where(expected > 0, error / expected, np.nan)
+            shown = (expected > 0) & (content > 0)  # an empty bin has no error bar to show: leave it out
+            r = np.where(shown, content / expected, np.nan)
+            r_err = np.where(shown, error / expected, np.nan)
         rax.axhline(1.0, color=colour, lw=1, ls="--")
         rax.errorbar(centres, r, yerr=r_err, fmt="o", ms=3, color=colour, elinewidth=1)
         rax.set_xlabel(xlabel)
