@@ -533,8 +533,8 @@ for name, pull in pulls.items():
 
 # %% [markdown]
 # Same AUC, different calibration: the over-confident scores would give likelihood ratios equal to the network's
-# cubed, $e^{3z} = (s/(1-s))^3$. Calibration can be restored afterwards (e.g. by histogramming $s$ for each class, as CARL does,
-# [arXiv:1506.02169](https://arxiv.org/abs/1506.02169)). A network that has reached the minimum of the BCE is
+# cubed, $e^{3z} = (s/(1-s))^3$. Calibration can be restored afterwards (e.g. by histogramming $s$ for each class,
+# as CARL does, [arXiv:1506.02169](https://arxiv.org/abs/1506.02169)). A network that has reached the minimum of the BCE is
 # calibrated by construction (its output is $s^*$ above); with finite data and training it is so only
 # approximately. Ours is close: the error bars are the binomial errors a calibrated classifier would have, and the
 # network's fractions scatter within a few of them while the over-confident version's lie far outside.
