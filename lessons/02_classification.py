@@ -532,12 +532,12 @@ for name, pull in pulls.items():
     print(f"{name}: chi2 of the fractions against the diagonal = {np.sum(pull**2):.1f} for {len(pull)} bins")
 
 # %% [markdown]
-# Same AUC, different calibration: the over-confident scores would give likelihood ratios equal to the network's
-# cubed, $e^{3z} = (s/(1-s))^3$. Calibration can be restored afterwards (e.g. by histogramming $s$ for each class,
-# as CARL does, [arXiv:1506.02169](https://arxiv.org/abs/1506.02169)). A network that has reached the minimum of the BCE is
-# calibrated by construction (its output is $s^*$ above); with finite data and training it is so only
-# approximately. Ours is close: the error bars are the binomial errors a calibrated classifier would have, and the
-# network's fractions scatter within a few of them while the over-confident version's lie far outside.
+# Same AUC, different calibration: the over-confident scores would give likelihood ratios equal to the network's cubed,
+# $e^{3z} = (s/(1-s))^3$. Calibration can be restored afterwards (e.g. by histogramming $s$ for each class, as CARL
+# does, [arXiv:1506.02169](https://arxiv.org/abs/1506.02169)). A network that has reached the minimum of the BCE is
+# calibrated by construction (its output is $s^*$ above); with finite data and training it is so only approximately.
+# Ours is close: the error bars are the binomial errors a calibrated classifier would have, and the network's fractions
+# scatter within a few of them while the over-confident version's lie far outside.
 
 # %% tags=["claim"]
 pull_net, pull_over = pulls["network"], pulls[r"over-confident, $\sigma(3z)$"]
