@@ -472,11 +472,11 @@ Markdown(results_table(results, reference=LANDSCAPE_RESULTS))
 #   features already encode, and that takes data.
 # - **Smaller networks, fewer epochs.** Ours have a few thousand to a few tens of thousands of parameters and train
 #   for a few epochs on a CPU; the paper's have up to a million and trained to convergence on GPUs.
-# - **A small test set.** Our test set has a few thousand QCD jets (printed above the table), so an $R_{30}$ in the
-#   hundreds rests on a few tens of jets passing the cut, and its bootstrap error is 10-30%. Among the best taggers
-#   $R_{30}$ cannot be told apart: the two highest differ by less than twice their combined error. Only taggers
-#   that are much weaker (in the `lecture` run, the PFN and the attention tagger) stand out. The paper's test set
-#   has 200 000 QCD jets. Compare AUCs here, not $R_{30}$.
+# - **A small test set.** Our test set has one to a few thousand QCD jets (printed above the table), so an $R_{30}$ in
+#   the hundreds rests on a few tens of jets passing the cut, and its bootstrap error is 10-30%. Among the best taggers
+#   $R_{30}$ cannot be told apart: the two highest differ by less than twice their combined error. Only taggers that are
+#   much weaker (in the `lecture` run, the PFN and the attention tagger) stand out. The paper's test set has 200 000 QCD
+#   jets. Compare AUCs here, not $R_{30}$.
 # - **Generator details.** Pythia 8.3 instead of 8.2, our own $\hat p_T$ window, massless constituents.
 
 # %% tags=["claim"]
@@ -500,7 +500,7 @@ claim(
 ranked = sorted(results, key=lambda row: row.r30.value, reverse=True)
 first, second = ranked[0], ranked[1]
 claim(
-    "our test set has a few thousand QCD jets",
+    "our test set has one to a few thousand QCD jets",
     1_000 <= first.n_background < 10_000,
     qcd_jets=first.n_background,
 )
