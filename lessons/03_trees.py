@@ -574,12 +574,13 @@ for row in rows:
 Markdown(results_table(rows))
 
 # %% [markdown]
-# The BDT combines the features and beats every single cut in AUC; the forest comes close. The $R_{30}$ column
-# shows how few QCD jets decide it: for the single cuts a few tens pass and the error is 15-30%; for the forest and
-# the BDT fewer than ten pass, and the error is as large as $R_{30}$ itself. Rank these taggers by AUC. The landscape
-# paper reports taggers on the public data, which went through a detector simulation that smears the very features
-# used here: its taggers on the constituents (networks and energy-flow polynomials), trained on a million jets, reach
-# AUCs of 0.980-0.985, below our BDT's at particle level. Lesson 04 puts our numbers and the paper's side by side and lists every difference.
+# The BDT combines the features and beats every single cut in AUC; the forest comes close. The $R_{30}$ column shows how
+# few QCD jets decide it: for the single cuts a few tens pass and the error is 15-30%; for the forest and the BDT fewer
+# than ten pass, and the error is as large as $R_{30}$ itself. Rank these taggers by AUC. The landscape paper reports
+# taggers on the public data, which went through a detector simulation that smears the very features used here: its
+# taggers on the constituents (networks and energy-flow polynomials), trained on a million jets, reach AUCs of
+# 0.980-0.985, below our BDT's at particle level. Lesson 04 puts our numbers and the paper's side by side and lists
+# every difference.
 
 # %% tags=["claim"]
 by_name = {row.name: row for row in rows}
