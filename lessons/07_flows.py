@@ -483,13 +483,13 @@ plt.show()
 pd.DataFrame(summary).T.style.format("{:.3f}").format("{:.0f}", subset=["jets"])
 
 # %% [markdown]
-# What to see: the top mass peak near 173 GeV and the low $\tau_{32}$ of three-prong jets appear only when the flow
-# is asked for top jets; QCD jets come out light and with $\tau_{32}$ near 0.8. The ratio panels show where the flow
-# misses Pythia by more than the statistical errors. The C2ST AUC per class says how far the generated pairs are from
-# Pythia's (compare it with its spread: a few thousand test jets per class make it a coarse test), and $W_1$ of the
-# mass, in GeV, is the typical shift of a generated jet mass from its quantile in Pythia: compare it with the width
-# of the top peak. In the `lecture` run it is a small fraction of that width; the `ci` flow trains for three epochs
-# and misses by much more.
+# What to see: the top mass peak near 173 GeV and the low $\tau_{32}$ of three-prong jets appear only when the flow is
+# asked for top jets; QCD jets come out light and with $\tau_{32}$ near 0.8. The ratio panels show where the flow misses
+# Pythia by more than the statistical errors. The C2ST AUC per class says how far the generated pairs are from Pythia's
+# (compare it with its spread: at most a few thousand test jets per class make it a coarse test), and $W_1$ of the mass,
+# in GeV, is the typical shift of a generated jet mass from its quantile in Pythia: compare it with the width of the top
+# peak. In the `lecture` run it is a small fraction of that width; the `ci` flow trains for three epochs and misses by
+# much more.
 
 # %% tags=["claim"]
 top_gen, qcd_gen = generated["top"], generated["QCD"]

@@ -605,8 +605,8 @@ pd.DataFrame(jet_table).T.style.format("{:.3f}")
 
 # %% [markdown]
 # The same questions as on the toy, now in GeV: which model reproduces the top mass peak and the $\tau_{32}$ of each
-# class better for the same number of steps, and at what cost in training and in sampling time? With a few thousand
-# test jets per class, differences smaller than the AUC spread are not significant.
+# class better for the same number of steps, and at what cost in training and in sampling time? With at most a
+# thousand or so test jets per class, differences smaller than the AUC spread are not significant.
 
 # %% [markdown]
 # ## Summary
