@@ -35,8 +35,8 @@ def roc_plot(
         rejection: plot background rejection 1/eps_B on a log axis (True) or eps_B against eps_S (False).
         styles: label -> keyword arguments for ``ax.plot`` (e.g. ``{"ls": "--"}``), so that curves lying on top
             of each other stay distinguishable.
-        min_eff_s: leave out points with a smaller signal efficiency (where a few background events make the
-            rejection jump), so that the axis range shows the curves.
+        min_eff_s: start the curves at this signal efficiency (interpolating to it), leaving out the range where a
+            few background events make the rejection jump, so that the axis range shows the curves.
         ratio_to: the label of a reference curve; adds a lower panel with each curve's rejection (or eps_B)
             divided by the reference's at the same signal efficiency.
         n_background: number of background events behind the reference curve; with ``ratio_to``, the ratio panel
@@ -67,10 +67,15 @@ def roc_plot(
     for label, (eff_s, eff_b) in curves.items():
         eff_s = as_array(eff_s, f"curves[{label!r}][0]", ndim=1)
         eff_b = as_array(eff_b, f"curves[{label!r}][1]", shape=eff_s.shape)
-        keep = eff_s >= min_eff_s
+        if min_eff_s > 0:  # start the curve at min_eff_s, interpolated, so that a coarse ROC keeps its first segment
+            order = np.argsort(eff_s, kind="stable")
+            start = np.interp(min_eff_s, eff_s[order], eff_b[order])
+            keep = eff_s > min_eff_s
+            eff_s, eff_b = np.concatenate([[min_eff_s], eff_s[keep]]), np.concatenate([[start], eff_b[keep]])
         if rejection:
-            keep &= eff_b > 0
-        checked[label] = (eff_s[keep], eff_b[keep])
+            keep = eff_b > 0
+            eff_s, eff_b = eff_s[keep], eff_b[keep]
+        checked[label] = (eff_s, eff_b)
     for label, (eff_s, eff_b) in checked.items():
         ax.plot(eff_s, 1.0 / eff_b if rejection else eff_b, label=label, **styles.get(label, {}))
     if rax is not None:

@@ -102,6 +102,10 @@ def test_roc_plot_keeps_its_api_and_adds_styles_and_a_ratio_panel():
     ratio = rax.lines[-1].get_ydata()
     assert np.allclose(ratio, 1 / 1.1) and "exact" in rax.get_ylabel()  # rejection of the network / the exact's
     plt.close("all")
+    ax = roc_plot({"coarse tree": (np.array([0.0, 0.6, 1.0]), np.array([0.0, 0.02, 1.0]))}, min_eff_s=0.1)
+    x, y = ax.lines[0].get_data()
+    assert x[0] == pytest.approx(0.1) and y[0] == pytest.approx(1 / (0.02 * 0.1 / 0.6))  # the first segment is kept
+    plt.close("all")
     with pytest.raises(ValueError, match="ratio_to 'bdt' is not one of the curves"):
         roc_plot(curves, ratio_to="bdt")
     with pytest.raises(ValueError, match="styles given for unknown curves"):
