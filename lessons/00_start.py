@@ -229,21 +229,47 @@ checks.sample_lifetime(sample_lifetime)
 checks.sample_lifetime(sample_lifetime, seed=303)
 
 # %% [markdown]
-# Let us look at the answer: a histogram of the sampled times against the density they should follow.
+# Let us look at the answer: a histogram of times sampled this way against the density they should follow. The points
+# carry their statistical errors ($\sqrt N$ per bin), and the lower panel shows the ratio of the histogram to the
+# density's average over each bin: a correct sampler scatters around 1 within the errors. The course draws every
+# comparison of a sample with a reference like this.
 
 # %%
 import matplotlib.pyplot as plt
 
-times = -1.5 * np.log1p(-np.random.default_rng(cfg.seed).uniform(size=n_points))
-fig, ax = plt.subplots()
-ax.hist(times, bins=60, range=(0, 9), density=True, histtype="step", label=f"{n_points:,} sampled times")
-t = np.linspace(0, 9, 200)
-ax.plot(t, np.exp(-t / 1.5) / 1.5, "--", label=r"$p(t) = e^{-t/\tau}/\tau$, $\tau = 1.5$ ns")
-ax.set_xlabel("decay time $t$ [ns]")
-ax.set_ylabel("probability density [1/ns]")
-ax.set_yscale("log")
-ax.legend()
+from mlmc_course.plotting import chi2_to_density, compare_density
+
+tau = 1.5  # ns
+times = -tau * np.log1p(-np.random.default_rng(cfg.seed).uniform(size=n_points))
+bins = np.linspace(0, 12, 41)  # ns; e^(-12/1.5), 0.03%, of the times lie beyond: the legend says so
+
+
+def density(t):
+    return np.exp(-t / tau) / tau
+
+
+ax, rax = compare_density(
+    times,
+    density,
+    bins,
+    label=f"{n_points:,} sampled times",
+    density_label=r"$p(t) = e^{-t/\tau}/\tau$, $\tau = 1.5$ ns",
+    xlabel="decay time $t$ [ns]",
+    ylabel="probability density [1/ns]",
+    logy=True,
+    ratio_range=None,  # let the panel show every point, also the sparse tail
+)
 plt.show()
+chi2, n_bins = chi2_to_density(times, density, bins)
+print(f"chi2 of the histogram against the density: {chi2:.1f} for {n_bins} bins")
+
+# %% tags=["claim"]
+from scipy import stats
+
+from mlmc_course.claims import claim
+
+p_value = stats.chi2.sf(chi2, n_bins)
+claim("a correct sampler scatters around 1 within the errors", p_value > 1e-3, chi2=chi2, bins=n_bins, p_value=p_value)
 
 # %% [markdown]
 # ## The course map

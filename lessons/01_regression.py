@@ -41,6 +41,13 @@ from mlmc_course.checks import l01_regression as checks
 
 cfg = mlmc_course.setup(MODE)
 
+# %%
+n_points = cfg.pick(ci=400, lecture=2_000, full=20_000)  # pseudo-measurements of the Z line shape
+epochs = cfg.pick(ci=150, lecture=150, full=400)  # for each line-shape network
+n_small = 20  # training points of the over-fitting study, the same in every mode
+small_epochs = cfg.pick(ci=800, lecture=800, full=2000)  # for each regularised network
+print(f"{n_points} line-shape points, {epochs} epochs; {n_small} points and {small_epochs} epochs for regularisation")
+
 # %% [markdown]
 # ## From a likelihood to a loss
 #
@@ -111,7 +118,6 @@ import matplotlib.pyplot as plt
 
 from mlmc_course.data.toys import z_cross_section, z_lineshape
 
-n_points = cfg.pick(ci=400, lecture=2_000, full=20_000)
 sqrt_s, xsec = z_lineshape(n_points, seed=cfg.seed)
 grid = np.linspace(84, 98, 400)
 
@@ -122,15 +128,24 @@ ax.set_xlabel(r"$\sqrt{s}$ [GeV]")
 ax.set_ylabel(r"$\sigma(e^+e^- \to \mu^+\mu^-)$ [nb]")
 ax.legend()
 plt.show()
+truth_grid = z_cross_section(grid)
+xsec_range = truth_grid.max() / truth_grid.min()
+print(f"true cross section from {truth_grid.min():.3f} to {truth_grid.max():.2f} nb: a factor of {xsec_range:.0f}")
 
 # %% [markdown]
 # ### Preprocessing
 #
 # Networks train best when inputs and targets are of order one. Raw $\sqrt s \approx 90$ GeV pushes the first
-# layer's activations far from where the nonlinearities bend, and the target spans a factor of ten. Two common
+# layer's activations far from where the nonlinearities bend, and the true cross section spans a factor of about 40
+# over the range (printed above). Two common
 # maps: standardise inputs, $x \to (x - \langle x\rangle)/\mathrm{std}(x)$, and fit the logarithm of a positive,
 # steep target. The mean and standard deviation come from the **training set only**; using the validation or test
 # set would let information about them leak into training.
+
+# %% tags=["claim"]
+from mlmc_course.claims import claim
+
+claim("the true cross section spans a factor of about 40", 30 < xsec_range < 50, factor=xsec_range)
 
 # %% [markdown] tags=["question"] name="standardize" points=1
 # **Exercise 2.** Write `standardize(x_train, x_test)`: arrays of shape `(n, d)`; return `(z_train, z_test)`,
@@ -181,7 +196,6 @@ from mlmc_course.training import fit, mlp, to_tensors
 rng = np.random.default_rng(cfg.seed)
 order = rng.permutation(n_points)
 train, val = order[: n_points * 3 // 4], order[n_points * 3 // 4 :]
-epochs = cfg.pick(ci=30, lecture=150, full=400)
 
 
 def mse(model, batch):
@@ -219,11 +233,33 @@ ax.set_ylabel(r"$\sigma$ [nb]")
 ax.legend()
 plt.show()
 
+
+def rel_rms(curve: np.ndarray) -> float:
+    """Root-mean-square relative deviation of a curve on the grid from the true cross section."""
+    return float(np.sqrt(np.mean(((curve - truth_grid) / truth_grid) ** 2)))
+
+
+for name, pred in (("raw", pred_raw), ("preprocessed", pred_pre)):
+    print(f"{name}: rms relative deviation from the truth {rel_rms(pred):.3f}")
+
 # %% [markdown]
-# With the same budget the preprocessed network follows the peak; the raw one is still struggling with inputs
-# near 90 whose tanh units are saturated. Preprocessing changes nothing in what the network *can* represent,
-# only how easily gradient descent finds it.
-#
+# With the same budget the preprocessed network follows the peak to a few per cent (printed above); the raw one has
+# learned nothing but a constant, about the mean cross section: with inputs near 90 its tanh units are saturated,
+# and their gradients vanish. Preprocessing changes nothing in what the network *can* represent, only how easily
+# gradient descent finds it.
+
+# %% tags=["claim"]
+rel_pre = rel_rms(pred_pre)
+claim("the preprocessed network follows the peak to a few per cent", rel_pre < 0.05, rms_relative_deviation=rel_pre)
+claim(
+    "the raw one has learned nothing but a constant, about the mean cross section",
+    np.ptp(pred_raw) < 0.05 * np.ptp(truth_grid) and abs(pred_raw.mean() - xsec.mean()) < 0.2 * xsec.mean(),
+    spread=np.ptp(pred_raw),
+    level=pred_raw.mean(),
+    mean_cross_section=xsec.mean(),
+)
+
+# %% [markdown]
 # ### Outliers: MSE against MAE
 #
 # Suppose 5% of the measurements are garbage (a broken luminosity block). The MSE, which assumes Gaussian
@@ -256,6 +292,21 @@ ax.set_xlabel(r"$\sqrt{s}$ [GeV]")
 ax.set_ylabel(r"$\sigma$ [nb]")
 ax.legend()
 plt.show()
+tails = np.abs(grid - 91.19) > 3  # GeV: where the cross section is small and outliers weigh most
+for name, curve in fits.items():
+    print(
+        f"{name}: rms relative deviation from the truth {rel_rms(curve):.3f}, "
+        f"mean offset in the tails {np.mean(curve[tails] - truth_grid[tails]):+.3f} nb"
+    )
+
+# %% tags=["claim"]
+offset = {name: np.mean(curve[tails] - truth_grid[tails]) for name, curve in fits.items()}
+claim(
+    "the MSE is pulled towards the outliers, the MAE largely ignores them",
+    offset["MSE"] > 3 * abs(offset["MAE"]) and offset["MSE"] > 0.02,
+    mse_offset=offset["MSE"],
+    mae_offset=offset["MAE"],
+)
 
 # %% [markdown]
 # ## Over-fitting, under-fitting and the three data sets
@@ -265,7 +316,8 @@ plt.show()
 # hyperparameters, such as a polynomial degree, by the error on a **validation** set, and quote the final
 # performance on a **test** set that played no part in any choice.
 #
-# Below, a few noisy points from a smooth curve and polynomial fits of rising degree.
+# Below, a few noisy points from a smooth curve (one in each twentieth of the range, so that no stretch is empty)
+# and polynomial fits of rising degree.
 
 
 # %%
@@ -273,9 +325,10 @@ def truth_curve(x):
     return np.sin(2.5 * x) + 0.3 * x
 
 
-n_small = 20
-x_tr, x_va, x_te = (rng.uniform(-2, 2, n) for n in (n_small, 200, 200))
-y_tr, y_va, y_te = (truth_curve(x) + rng.normal(0, 0.25, len(x)) for x in (x_tr, x_va, x_te))
+rng_small = np.random.default_rng(cfg.seed + 2)  # its own generator: the same points in every mode
+x_tr = -2 + 4 * (np.arange(n_small) + rng_small.uniform(size=n_small)) / n_small  # one in each 20th of the range
+x_va, x_te = (rng_small.uniform(-2, 2, n) for n in (200, 200))
+y_tr, y_va, y_te = (truth_curve(x) + rng_small.normal(0, 0.25, len(x)) for x in (x_tr, x_va, x_te))
 degrees = np.arange(0, 13)
 train_err, val_err = [], []
 for d in degrees:
@@ -294,8 +347,27 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# The training error falls with every added degree; the validation error falls, flattens near the noise floor,
-# and rises again once the polynomial starts fitting noise.
+# The training error falls with every added degree (each polynomial contains the one below it) and ends below the
+# noise variance: the polynomial fits part of the noise. The validation error falls, flattens not far above the
+# noise variance (no model can predict the noise of new points), and rises again once the polynomial starts fitting
+# noise.
+
+# %% tags=["claim"]
+best_degree = int(np.argmin(val_err))
+claim(
+    "the training error falls with every added degree and ends below the noise variance",
+    bool(np.all(np.diff(train_err) <= 1e-9)) and train_err[-1] < 0.25**2,
+    last_training_mse=train_err[-1],
+)
+claim(
+    "the validation error falls, flattens not far above the noise variance, and rises again",
+    0 < best_degree < degrees[-1]
+    and 0.25**2 < val_err[best_degree] < 2 * 0.25**2
+    and val_err[-1] > 5 * val_err[best_degree],
+    best_degree=best_degree,
+    minimum=val_err[best_degree],
+    at_degree_12=val_err[-1],
+)
 
 # %% [markdown] tags=["question"] name="select_degree" points=2
 # **Exercise 3.** Write `select_degree(x_train, y_train, x_val, y_val, max_degree)`: fit a polynomial of each
@@ -334,20 +406,25 @@ checks.select_degree(select_degree, seed=303)
 
 # %% [markdown]
 # The test set is used once, at the end: here is the chosen model's test error next to its validation error.
-# (The validation error is slightly optimistic: we picked the degree that happened to do best on it.)
+# The validation error of the chosen degree is optimistic on average, since we picked the degree that happened to do
+# best on it; with 200 validation and 200 test points the two also differ by chance.
 
 # %%
-best = int(np.argmin(val_err))
-poly = np.polynomial.Polynomial.fit(x_tr, y_tr, best)
-print(f"chosen degree {best}: validation MSE {val_err[best]:.4f}, test MSE {np.mean((poly(x_te) - y_te) ** 2):.4f}")
+poly = np.polynomial.Polynomial.fit(x_tr, y_tr, best_degree)
+test_mse = np.mean((poly(x_te) - y_te) ** 2)
+print(f"chosen degree {best_degree}: validation MSE {val_err[best_degree]:.4f}, test MSE {test_mse:.4f}")
 
 # %% [markdown]
 # ### Regularisation: L2 and dropout
 #
-# For networks the capacity knob is continuous. An **L2 penalty** adds $\lambda\sum\omega^2$ to the loss
-# (in Adam it is applied as *weight decay*, AdamW); **dropout** zeroes a random fraction of hidden units in each
-# training step, so the network cannot rely on any single one. Both trade a little training error for a smoother
-# function. We train a wide network on the 20 points above with and without them.
+# For networks the capacity knob is continuous. An **L2 penalty** adds $\frac\lambda2\sum\omega^2$ to the loss;
+# in plain gradient descent with learning rate $\eta$ that is the same as shrinking every weight by a factor
+# $1 - \eta\lambda$ in each step, *weight decay*. With Adam the two are not the same (Adam rescales the penalty's
+# gradient like any other), and AdamW applies the decay to the weights directly, decoupled from the gradient
+# (Loshchilov and Hutter); `fit` uses AdamW when `weight_decay` > 0. **Dropout** zeroes a random fraction of hidden
+# units in each training step, so the network cannot rely on any single one. Both trade a little training error for
+# a smoother function. We train a wide network on the 20 points above with and without them, and follow the
+# validation error over the epochs.
 
 
 # %%
@@ -359,7 +436,7 @@ def train_small(weight_decay: float, dropout: float, seed: int):
         mse,
         to_tensors(x_tr[:, None], y_tr),
         val=to_tensors(x_va[:, None], y_va),
-        epochs=cfg.pick(ci=150, lecture=800, full=2000),
+        epochs=small_epochs,
         batch_size=n_small,
         lr=3e-3,
         weight_decay=weight_decay,
@@ -369,14 +446,16 @@ def train_small(weight_decay: float, dropout: float, seed: int):
     return net, hist
 
 
-variants = {"no regularisation": (0.0, 0.0), "L2 (weight decay 0.1)": (0.1, 0.0), "dropout 0.2": (0.0, 0.2)}
+variants = {"no regularisation": (0.0, 0.0), "weight decay 1 (AdamW)": (1.0, 0.0), "dropout 0.2": (0.0, 0.2)}
+val_curves = {}
 fig, (ax_f, ax_l) = plt.subplots(1, 2, figsize=(11, 4))
 xs = torch.linspace(-2, 2, 300)[:, None]
 for name, (wd, p) in variants.items():
     net, hist = train_small(wd, p, cfg.seed)
     with torch.no_grad():
         ax_f.plot(xs[:, 0], net(xs)[:, 0], label=name)
-    ax_l.plot(hist.val, label=name)
+    ax_l.plot(np.arange(1, len(hist.val) + 1), hist.val, label=name)
+    val_curves[name] = np.array(hist.val)
 ax_f.plot(x_tr, y_tr, "ko", ms=4, label="training points")
 ax_f.plot(xs[:, 0], truth_curve(xs[:, 0].numpy()), "k--", lw=1, label="truth")
 ax_f.set_xlabel("$x$")
@@ -387,10 +466,29 @@ ax_l.set_ylabel("validation MSE")
 ax_l.set_yscale("log")
 ax_l.legend(fontsize="x-small")
 plt.show()
+for name, curve in val_curves.items():
+    print(f"{name}: validation MSE lowest {curve.min():.3f} (epoch {curve.argmin() + 1}), last {curve[-1]:.3f}")
 
 # %% [markdown]
-# `fit` returns the network at its best validation epoch, which is itself a regulariser (*early stopping*).
-#
+# `fit` returns the network at its best validation epoch, which is itself a regulariser (*early stopping*): that is
+# why the three functions on the left look alike. The right panel shows what training on would do. Without
+# regularisation the validation error climbs well above its minimum as the network fits the noise of the 20
+# points; weight decay and dropout slow that climb (dropout's curve is noisy because each epoch trains a
+# differently thinned network).
+
+# %% tags=["claim"]
+last = {name: curve[-1] for name, curve in val_curves.items()}
+climb = val_curves["no regularisation"][-1] / val_curves["no regularisation"].min()
+claim("without regularisation the validation error climbs well above its minimum", climb > 1.4, ratio=climb)
+claim(
+    "weight decay and dropout slow that climb",
+    last["weight decay 1 (AdamW)"] < last["no regularisation"] and last["dropout 0.2"] < last["no regularisation"],
+    last_unregularised=last["no regularisation"],
+    last_weight_decay=last["weight decay 1 (AdamW)"],
+    last_dropout=last["dropout 0.2"],
+)
+
+# %% [markdown]
 # ## How the gradients are computed: automatic differentiation
 #
 # Training needs $\nabla_\omega \mathcal L$. Automatic differentiation applies the chain rule to the elementary
@@ -428,7 +526,15 @@ def dual_tanh(x: Dual) -> Dual:
 
 x0 = 0.7
 y = 3 * dual_tanh(Dual(x0, 1.0) * Dual(x0, 1.0)) + 1  # f(x) = 3 tanh(x^2) + 1
-print(f"f({x0}) = {y.value:.6f}, f'({x0}) = {y.deriv:.6f}, exact {6 * x0 * (1 - np.tanh(x0**2) ** 2):.6f}")
+exact_derivative = 6 * x0 * (1 - np.tanh(x0**2) ** 2)
+print(f"f({x0}) = {y.value:.6f}, f'({x0}) = {y.deriv:.6f}, exact {exact_derivative:.6f}")
+
+# %% tags=["claim"]
+claim(
+    "the dual numbers give the derivative exactly (to rounding)",
+    abs(y.deriv - exact_derivative) < 1e-12,
+    difference=y.deriv - exact_derivative,
+)
 
 # %% [markdown]
 # Forward mode costs one pass per *input* direction. A network has millions of inputs to the loss (its
@@ -505,6 +611,14 @@ loss = torch.mean((f_ad - torch.tensor(y_ad)) ** 2)
 loss.backward()
 for name, tensor in tp.items():
     print(f"dL/d{name}:", np.round(np.atleast_1d(tensor.grad.numpy()).ravel()[:4], 5))
+
+# %% tags=["claim"]
+a_ad = np.tanh(x_ad @ params["W1"].T + params["b1"])
+delta_ad = 2 * (a_ad @ params["w2"] + params["b2"] - y_ad) / len(y_ad)
+grad_z_ad = delta_ad[:, None] * params["w2"][None, :] * (1 - a_ad**2)
+by_hand = {"W1": grad_z_ad.T @ x_ad, "b1": grad_z_ad.sum(0), "w2": a_ad.T @ delta_ad, "b2": delta_ad.sum()}
+largest = max(float(np.max(np.abs(tp[k].grad.numpy() - v))) for k, v in by_hand.items())
+claim("torch.autograd gives the gradients of the formulas above", largest < 1e-10, largest_difference=largest)
 
 # %% [markdown]
 # ## Summary

@@ -1,4 +1,4 @@
-"""The shared plots: histograms with errors and the ratio panel."""
+"""The shared plots: histograms with errors, the ratio panel, densities against samples, ROC curves."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from mlmc_course.plotting import binned, compare_hist  # noqa: E402
+from mlmc_course.plotting import (  # noqa: E402
+    binned,
+    chi2_to_density,
+    compare_density,
+    compare_hist,
+    density_in_bins,
+    roc_plot,
+)
 
 
 def test_binned_errors_are_poisson_for_unit_weights_and_sumw2_for_weights():
@@ -53,3 +60,53 @@ def test_compare_hist_draws_a_ratio_panel_with_error_bars():
     plt.close("all")
     with pytest.raises(ValueError, match="reference 'data' is not one of the samples"):
         compare_hist({"Pythia": [1.0]}, [0.0, 2.0], reference="data")
+
+
+def test_density_in_bins_integrates_a_density_and_chi2_tells_a_right_sample_from_a_wrong_one():
+    edges = np.linspace(0, 6, 25)
+    mean = density_in_bins(lambda t: np.exp(-t), edges)
+    exact = (np.exp(-edges[:-1]) - np.exp(-edges[1:])) / np.diff(edges)
+    assert np.allclose(mean, exact, rtol=1e-10)
+    with pytest.raises(ValueError, match="NaN or inf"), np.errstate(invalid="ignore"):
+        density_in_bins(np.log, np.linspace(-1, 1, 3))  # log of negative x
+    rng = np.random.default_rng(3)
+    chi2, ndf = chi2_to_density(rng.exponential(1.0, 20_000), lambda t: np.exp(-t), edges)
+    assert ndf == 24 and chi2 < 24 + 5 * np.sqrt(2 * 24)  # the right density: chi2 ~ ndf
+    chi2_wrong, _ = chi2_to_density(rng.exponential(1.1, 20_000), lambda t: np.exp(-t), edges)
+    assert chi2_wrong > 4 * ndf  # negative control: a 10% longer lifetime is seen
+
+
+def test_compare_density_draws_points_the_density_and_a_ratio_panel_and_reports_the_tail():
+    rng = np.random.default_rng(2)
+    ax, rax = compare_density(
+        rng.exponential(1.5, 5000), lambda t: np.exp(-t / 1.5) / 1.5, np.linspace(0, 4, 21), xlabel="t [ns]"
+    )
+    assert rax.get_xlabel() == "t [ns]" and len(ax.containers) == 1 and len(rax.containers) == 1
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("above the range" in label for label in labels)  # e^{-4/1.5} = 7% is beyond 4 ns
+    plt.close("all")
+    ax, rax = compare_density([0.5], lambda t: np.ones_like(t), [0.0, 1.0], ratio=False)
+    assert rax is None and ax.get_legend() is not None
+    plt.close("all")
+
+
+def test_roc_plot_keeps_its_api_and_adds_styles_and_a_ratio_panel():
+    eff_s = np.linspace(0.01, 1, 50)
+    curves = {"exact: AUC 0.9": (eff_s, eff_s**2), "network": (eff_s, 1.1 * eff_s**2)}
+    ax = roc_plot(curves)
+    assert ax.get_yscale() == "log" and len(ax.lines) == 2
+    plt.close("all")
+    ax, rax = roc_plot(curves, styles={"network": {"ls": "--"}}, min_eff_s=0.1, ratio_to="exact: AUC 0.9",
+                       n_background=1000)  # fmt: skip
+    assert ax.lines[1].get_linestyle() == "--" and ax.lines[0].get_xdata().min() >= 0.1
+    ratio = rax.lines[-1].get_ydata()
+    assert np.allclose(ratio, 1 / 1.1) and "exact" in rax.get_ylabel()  # rejection of the network / the exact's
+    plt.close("all")
+    ax = roc_plot({"coarse tree": (np.array([0.0, 0.6, 1.0]), np.array([0.0, 0.02, 1.0]))}, min_eff_s=0.1)
+    x, y = ax.lines[0].get_data()
+    assert x[0] == pytest.approx(0.1) and y[0] == pytest.approx(1 / (0.02 * 0.1 / 0.6))  # the first segment is kept
+    plt.close("all")
+    with pytest.raises(ValueError, match="ratio_to 'bdt' is not one of the curves"):
+        roc_plot(curves, ratio_to="bdt")
+    with pytest.raises(ValueError, match="styles given for unknown curves"):
+        roc_plot(curves, styles={"cnn": {}})

@@ -35,6 +35,18 @@ def test_resonance_toy_densities_are_normalised(label):
     assert abs(value - 1) < 1e-6
 
 
+@pytest.mark.parametrize("label", [0, 1])
+def test_resonance_toy_marginals_are_normalised_and_factorise_the_density(label):
+    toy = ResonanceToy()
+    assert abs(integrate.quad(lambda m: toy.mass_density([m], label)[0], 60, 140)[0] - 1) < 1e-8
+    assert abs(integrate.quad(lambda c: toy.cos_density([c], label)[0], -1, 1)[0] - 1) < 1e-8
+    x = np.array([[70.0, -0.5], [91.0, 0.9], [150.0, 0.0], [100.0, 1.5]])
+    product = toy.mass_density(x[:, 0], label) * toy.cos_density(x[:, 1], label)
+    assert np.allclose(toy.density(x, label), product) and np.all(product[2:] == 0)  # zero outside the box
+    with pytest.raises(ValueError, match="label must be 0"):
+        toy.mass_density([90.0], 3)
+
+
 def test_resonance_toy_samples_follow_the_densities():
     toy = ResonanceToy()
     x, y = toy.sample(50000, 50000, seed=1)

@@ -89,18 +89,33 @@ class ResonanceToy:
     def _bkg_norm(self) -> float:
         return self.slope * (np.exp(-self.m_low / self.slope) - np.exp(-self.m_high / self.slope))
 
-    def density(self, x, label: int) -> np.ndarray:
-        """The normalised density p(x | label) for ``x`` of shape ``(n, 2)``."""
-        x = as_array(x, "x", shape=(None, 2))
-        m, c = x[:, 0], x[:, 1]
-        inside = (m > self.m_low) & (m < self.m_high) & (np.abs(c) <= 1)
+    def mass_density(self, m, label: int) -> np.ndarray:
+        """The normalised mass density p(m | label) in 1/GeV, for masses ``m`` of shape ``(n,)`` in GeV."""
+        m = as_array(m, "m", ndim=1)
+        inside = (m > self.m_low) & (m < self.m_high)
         if label == 1:
-            p = self._sig_mass().pdf(m) * 3.0 / 8.0 * (1 + c**2)
+            p = self._sig_mass().pdf(m)
         elif label == 0:
-            p = np.exp(-m / self.slope) / self._bkg_norm() * 0.5
+            p = np.exp(-m / self.slope) / self._bkg_norm()
         else:
             raise ValueError(f"label must be 0 (background) or 1 (signal), got {label!r}")
         return np.where(inside, p, 0.0)
+
+    def cos_density(self, c, label: int) -> np.ndarray:
+        """The normalised density p(cos theta | label) for ``c`` of shape ``(n,)``: 3/8 (1 + c^2) or 1/2."""
+        c = as_array(c, "c", ndim=1)
+        if label == 1:
+            p = 3.0 / 8.0 * (1 + c**2)
+        elif label == 0:
+            p = np.full_like(c, 0.5, dtype=float)
+        else:
+            raise ValueError(f"label must be 0 (background) or 1 (signal), got {label!r}")
+        return np.where(np.abs(c) <= 1, p, 0.0)
+
+    def density(self, x, label: int) -> np.ndarray:
+        """The normalised density p(x | label) = p(m | label) p(cos theta | label) for ``x`` of shape ``(n, 2)``."""
+        x = as_array(x, "x", shape=(None, 2))
+        return self.mass_density(x[:, 0], label) * self.cos_density(x[:, 1], label)
 
     def likelihood_ratio(self, x) -> np.ndarray:
         """The exact ratio p(x | signal) / p(x | background), shape ``(n,)``."""
