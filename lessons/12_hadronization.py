@@ -251,12 +251,13 @@ for k, (name, point) in enumerate(points.items()):
         {"exact (rejection)": z_exact, "flow": z_flow},
         edges,
         xlabel="light-cone momentum fraction $z$",
-        ylabel="probability density" if k == 0 else "",
-        ratio_label="flow / exact" if k == 0 else "",
+        ylabel="probability density",
+        ratio_label="flow / exact",
         ratio_range=(0.6, 1.4),
         axes=(axes[0, k], axes[1, k]),
     )
     axes[0, k].plot(z_grid, had.lund_pdf(z_grid, *point), "k:", label="$f(z)$")
+    axes[0, k].set_ylim(top=1.3 * axes[0, k].get_ylim()[1])
     axes[0, k].legend(fontsize="x-small")
     axes[0, k].set_title(f"{name}: $a={point[0]}$, $b={point[1]}$ GeV$^{{-2}}$, $m_T={point[2]}$ GeV", fontsize="small")
 plt.show()
@@ -265,8 +266,8 @@ plt.show()
 # The histograms overlap, and the classifier's AUC is close to 0.5: it can hardly tell flow from exact samples. The
 # ratio panels (bins of equal exact probability, the chi-square's own) show what it misses, and in lecture mode
 # the chi-square finds: with 20,000 events per sample it is well above its 39 degrees of freedom, and the rms
-# deviation of the flow's density beyond the statistical noise, $\sqrt{(\chi^2 - n_\text{dof})/N}$, is several
-# per cent, largest at the "hard" point, near the edge of the parameter range the flow was trained on. (The `ci`
+# deviation of the flow's density beyond the statistical noise, $\sqrt{(\chi^2 - n_\text{dof})/N}$, is a few to
+# about fifteen per cent, largest at the "hard" point, near the edge of the parameter range the flow was trained on. (The `ci`
 # run has 1,000 events per sample, too few for the chi-square to resolve deviations of that size.) That is the
 # honest summary of any learned generator: good in the bulk, never exact, and worst where it saw the least training
 # data; a test with enough statistics finds the difference. MLHAD's answer is to give the flow its own uncertainty
@@ -288,8 +289,8 @@ claim(
 )
 rms = {name: r for name, (_, _, r) in flow_tests.items()}
 _ = claim(
-    "in lecture mode the flow's rms deviation is several per cent, largest at the hard point",
-    (max(rms.values()) < 0.2) & (min(rms.values()) > 0.01) & (max(rms, key=rms.get) == "hard"),
+    "in lecture mode the flow's rms deviation is a few to about fifteen per cent, largest at the hard point",
+    (max(rms.values()) < 0.2) & (min(rms.values()) > 0.02) & (max(rms, key=rms.get) == "hard"),
     when=cfg.mode != "ci",
     **rms,
 )
@@ -370,7 +371,7 @@ ax, _ = compare_hist(
     np.arange(0, n_max + 3, 2) - 1,  # charged multiplicities are even: one bin per even number
     xlabel="charged particles per event",
     ylabel="fraction of events per unit",
-    ratio_label=f"ratio to aLund = {a_values[0]}",
+    ratio_label=f"ratio to {a_values[0]}",
     ratio_range=(0, 2.5),
 )
 ax.set_title(r"Pythia 8, $e^+e^- \to Z \to$ hadrons, $\sqrt{s} = 91.2$ GeV")
@@ -479,12 +480,13 @@ for k, (label, values) in enumerate(high_level.items()):
         values,
         np.linspace(lo, hi, 51),
         xlabel=label,
-        ylabel="probability density" if k == 0 else "",
-        ratio_label="ratio to simulation" if k == 0 else "",
+        ylabel="probability density",
+        ratio_label="ratio to simulation",
         ratio_range=(0, 2),
         axes=(axes[0, k], axes[1, k]),
     )
-    axes[0, k].legend(fontsize="x-small")
+    axes[0, k].set_ylim(top=1.5 * axes[0, k].get_ylim()[1])
+    axes[0, k].legend(fontsize="xx-small")
 plt.show()
 response_width = {name: np.std(v) for name, v in high_level[r"response $E_\mathrm{measured} / E$"].items()}
 print("spread of the response: " + ", ".join(f"{name} {w:.4f}" for name, w in response_width.items()))
@@ -628,12 +630,22 @@ _ = claim(
 #
 # - The Lund symmetric function $f(z) \propto z^{-1}(1-z)^a e^{-b m_T^2/z}$ gives each hadron's share of the
 #   string; rejection sampling against its exact maximum draws it exactly.
-# - A conditional flow learns $p(z \mid a, b, m_T)$ to several per cent; a chi-square with enough events sees the
-#   difference that a classifier's AUC barely shows.
+# - A conditional flow learns $p(z \mid a, b, m_T)$ to about ten per cent (rms over bins, lecture mode); a
+#   chi-square with enough events sees the difference that a classifier's AUC barely shows.
 # - Larger $a$ means smaller $z$ and more hadrons, in the toy string and in Pythia 8.
 # - A calorimeter surrogate is judged by high-level distributions and, above all, by a classifier's AUC on held-out
 #   showers: 0.5 is perfect, and the distance from 0.5 ranks surrogates.
-#
+
+
+# %% tags=["claim"]
+_ = claim(
+    "in lecture mode the flow learns p(z | a, b, mT) to about ten per cent (rms over bins)",
+    max(rms.values()) < 0.15,
+    when=cfg.mode != "ci",
+    **rms,
+)
+
+# %% [markdown]
 # ## Further reading
 #
 # - P. Ilten, T. Menzo, A. Youssef, J. Zupan, *Modeling hadronization using machine learning* (MLHAD),

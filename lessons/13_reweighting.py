@@ -154,11 +154,17 @@ checks.classifier_weights(classifier_weights, seed=113)
 toy = rw.KinematicToy()
 sim = toy.sample(n_events, "sim", seed=cfg.seed)
 data = toy.sample(n_events, "data", seed=cfg.seed + 1)
-pt_bins, eta_bins = np.linspace(0, 150, 31), np.linspace(-4, 4, 33)
+pt_bins, eta_bins = np.linspace(0, 200, 41), np.linspace(-4, 4, 33)
 
 fig, axes = plt.subplots(2, 2, sharex="col", height_ratios=(3, 1), figsize=(11, 4.8))
 for k, (bins, label) in enumerate([(pt_bins, "$p_T$ [GeV]"), (eta_bins, r"$\eta$")]):
-    compare_hist({"data": data[:, k], "simulation": sim[:, k]}, bins, xlabel=label, axes=(axes[0, k], axes[1, k]))
+    compare_hist(
+        {"data": data[:, k], "simulation": sim[:, k]},
+        bins,
+        xlabel=label,
+        ylabel="probability density",
+        axes=(axes[0, k], axes[1, k]),
+    )
 plt.show()
 
 # %% [markdown]
@@ -220,7 +226,15 @@ fig, axes = plt.subplots(2, 2, sharex="col", height_ratios=(3, 1), figsize=(11, 
 agreement = {}
 for k, (bins, label) in enumerate([(pt_bins, "$p_T$ [GeV]"), (eta_bins, r"$\eta$")]):
     samples = {"data": data_test[:, k], "simulation": sim_test[:, k], "reweighted simulation": sim_test[:, k]}
-    compare_hist(samples, bins, weights={"reweighted simulation": w}, xlabel=label, axes=(axes[0, k], axes[1, k]))
+    compare_hist(
+        samples,
+        bins,
+        weights={"reweighted simulation": w},
+        xlabel=label,
+        ylabel="probability density",
+        axes=(axes[0, k], axes[1, k]),
+    )
+    axes[0, k].set_ylim(top=1.3 * axes[0, k].get_ylim()[1])
     before = rw.compare_histograms(sim_test[:, k], data_test[:, k], bins)
     after = rw.compare_histograms(sim_test[:, k], data_test[:, k], bins, weights_a=w)
     agreement[label] = (before, after)
@@ -416,7 +430,7 @@ variants = {
 }
 fig, ax = plt.subplots(1, 2, figsize=(11, 4))
 scatter, eta_chi2 = {}, {}
-diff_bins = np.linspace(-1, 1, 61)
+diff_bins = np.linspace(-1.5, 1.5, 61)
 for name, c in variants.items():
     wv = rw.weights_from_probabilities(c.predict(sim_test))
     diff = np.log(wv) - np.log(w_exact)
@@ -659,7 +673,7 @@ true_truth, data_reco = detector.sample(n_events, 0.6, 0.8, seed=cfg.seed + 11)
 unfold = rw.omnifold(
     mc_truth, mc_reco, data_reco, rw.keras_classifier(hidden=(32, 32), epochs=epochs, seed=cfg.seed), iterations=2
 )
-t_bins = np.linspace(-4, 4, 33)
+t_bins = np.linspace(-5, 5, 41)
 fig, axes = plt.subplots(2, 2, sharex=True, height_ratios=(3, 1), figsize=(11, 4.8))
 pulled = "pulled simulation, iteration 2"
 compare_hist(
@@ -667,6 +681,7 @@ compare_hist(
     t_bins,
     weights={pulled: unfold.pull[1]},
     xlabel="detector level $r$",
+    ylabel="probability density",
     ratio_label="ratio to data",
     axes=(axes[0, 0], axes[1, 0]),
 )
@@ -681,10 +696,12 @@ compare_hist(
     t_bins,
     weights={"unfolded, iteration 1": unfold.push[0], "unfolded, iteration 2": unfold.push[1]},
     xlabel="particle level $t$",
+    ylabel="probability density",
     ratio_label="ratio to truth",
     axes=(axes[0, 1], axes[1, 1]),
 )
 for ax in axes[0]:
+    ax.set_ylim(top=1.5 * ax.get_ylim()[1])
     ax.legend(fontsize="x-small")
 plt.show()
 moments = []
