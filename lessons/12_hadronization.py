@@ -267,11 +267,11 @@ plt.show()
 # ratio panels (bins of equal exact probability, the chi-square's own) show what it misses, and in lecture mode
 # the chi-square finds: with 20,000 events per sample it is well above its 39 degrees of freedom, and the rms
 # deviation of the flow's density beyond the statistical noise, $\sqrt{(\chi^2 - n_\text{dof})/N}$, is a few to
-# about fifteen per cent, largest at the "hard" point, near the edge of the parameter range the flow was trained on. (The `ci`
-# run has 1,000 events per sample, too few for the chi-square to resolve deviations of that size.) That is the
-# honest summary of any learned generator: good in the bulk, never exact, and worst where it saw the least training
-# data; a test with enough statistics finds the difference. MLHAD's answer is to give the flow its own uncertainty
-# (Bayesian flows), so that it can be compared with the statistical one.
+# about fifteen per cent, largest at the "hard" point, near the edge of the parameter range the flow was trained
+# on. (The `ci` run has 1,000 events per sample, too few for the chi-square to resolve deviations of that size.)
+# That is the honest summary of any learned generator: good in the bulk, never exact, and worst where it saw the
+# least training data; a test with enough statistics finds the difference. MLHAD's answer is to give the flow its
+# own uncertainty (Bayesian flows), so that it can be compared with the statistical one.
 
 # %% tags=["claim"]
 from mlmc_course.claims import claim
