@@ -255,7 +255,8 @@ fig, (ax_hist, ax_map) = plt.subplots(1, 2, figsize=(11, 4))
 bins = np.geomspace(1e-6, 1e3, 73)
 for kind, err in rel_err.items():
     edges, counts, _, outside = binned(np.abs(err), bins, density=False)
-    share = f" ({outside['below'] + outside['above']:.1%} outside)" if outside["below"] + outside["above"] else ""
+    out = outside["below"] + outside["above"]
+    share = "" if out == 0 else f" ({out:.1%} outside)" if out >= 1e-3 else " (<0.1% outside)"
     ax_hist.stairs(counts / len(err), edges, label=kind + share)
 ax_hist.set_xscale("log")
 ax_hist.set_xlabel(r"relative error $|s/f - 1|$")

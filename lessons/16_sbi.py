@@ -515,7 +515,7 @@ fig, ax = plt.subplots()
 for name, (ll_expected, _) in log_lik.items():
     ax.plot(thetas, sbi.q_curve(ll_expected, n_obs), label=name, lw=2.5 if name == "exact" else 1.5)
 ax.axhline(3.84, color="grey", ls=":", label="95 % CL")
-ax.axvline(theta_true, color="k", lw=0.8)
+ax.axvline(theta_true, color="k", lw=0.8, label=r"true $\theta$")
 ax.set_ylim(0, 20)
 ax.set_xlabel(r"$\theta$")
 ax.set_ylabel(r"expected $q(\theta)$ for 100 events")
@@ -538,11 +538,12 @@ Markdown("\n".join(rows))
 # %% [markdown]
 # What to see in the table: the exact likelihood gives the narrowest interval any method can reach. The energy
 # histogram's interval is about three times as long and symmetric about zero, because the sign of $\theta$ lives
-# only in the energy-angle correlation. In lecture mode the learned ratios and the SALLY summary come close to the
-# exact interval and pick the right sign (the `ci` run trains them for two epochs on a few thousand events, and they
-# are far off). Training noise moves their edges by a few hundredths from run to run; a method whose interval is
-# *shorter* than the exact one is overconfident, not better. With only 100 events, one pseudo-experiment may not
-# resolve the sign even with the exact likelihood: that is what "expected" limits average over.
+# only in the energy-angle correlation. In lecture mode the learned ratios come close to the exact interval, the
+# SALLY summary a little less close, and all of them pick the right sign (the `ci` run trains them for two epochs
+# on a few thousand events, and they are far off). Training noise moves their edges from run to run (change the
+# seed and see); a method whose interval is *shorter* than the exact one is overconfident, not better. With only
+# 100 events, one pseudo-experiment may not resolve the sign even with the exact likelihood: that is what
+# "expected" limits average over.
 
 # %% tags=["claim"]
 exact_interval, histogram_interval = intervals["exact"], intervals["histogram of x1"]
@@ -555,9 +556,12 @@ claim(
     high=histogram_interval.high,
 )
 others = ["CARL", "ROLR", "RASCAL", "SALLY (histogram of t)"]
+closeness = {m: abs(intervals[m].length / exact_interval.length - 1) for m in others}
 _ = claim(
-    "in lecture mode the learned ratios and SALLY come close to the exact interval and pick the right sign",
-    all((intervals[m].low > 0) & (abs(intervals[m].length / exact_interval.length - 1) < 0.3) for m in others),
+    "in lecture mode the learned ratios come close to the exact interval, SALLY a little less, all with the right sign",
+    all(intervals[m].low > 0 for m in others)
+    & all(closeness[m] < 0.2 for m in others[:3])
+    & (closeness[others[3]] < 0.5),
     when=cfg.mode != "ci",
     **{m.split()[0]: intervals[m].length for m in others},
     exact=exact_interval.length,
@@ -614,21 +618,27 @@ plt.show()
 
 # %% [markdown]
 # Read the plot horizontally: at a fixed precision, how many simulated events does each method need? In our
-# lecture-mode run RASCAL was the most precise at every size, and reached about the precision of CARL trained on all
-# events with a quarter of them. ROLR, which uses the joint ratio but not the score, ends up better than CARL on the
-# full sample but was not better at every smaller size: the joint ratios of single events scatter a lot (see the
-# scatter plot above), and the score term tames that. Small training sets are noisy, so change the seed and run the
-# cell again before trusting a single crossing. (In the `ci` run all three are far from converged.)
+# lecture-mode run RASCAL was the most precise at every size, and CARL needed about twice as many events or more
+# to reach the precision RASCAL had with a quarter of the sample. ROLR, which uses the joint ratio but not the score,
+# ends up better than CARL on the full sample but was not better at every smaller size: the joint ratios of single
+# events scatter a lot (see the scatter plot above), and the score term tames that. Small training sets are noisy,
+# so change the seed and run the cell again before trusting a single crossing. (In the `ci` run all three are far
+# from converged.)
 
 # %% tags=["claim"]
+events = np.array([2 * size for size in sizes], dtype=float)
+# events CARL needs for RASCAL's precision at a quarter of the sample (log-log interpolation; CARL's MSE falls)
+carl_needs = np.exp(np.interp(np.log(mse["RASCAL"][1]), np.log(mse["CARL"][::-1]), np.log(events[::-1])))
+if mse["RASCAL"][1] < min(mse["CARL"]):
+    carl_needs = np.inf  # CARL never gets there on this sample
 claim(
-    "in lecture mode RASCAL is the most precise at every size, and with a quarter of the events about as precise "
-    "as CARL on all of them",
+    "in lecture mode RASCAL is the most precise at every size, and CARL needs about twice as many events or more "
+    "for the precision RASCAL has with a quarter of them",
     all(mse["RASCAL"][i] < min(mse["CARL"][i], mse["ROLR"][i]) for i in range(len(sizes)))
-    & (mse["RASCAL"][1] < 1.3 * mse["CARL"][-1]),
+    & (carl_needs > 1.7 * events[1]),
     when=cfg.mode != "ci",
-    rascal_quarter=mse["RASCAL"][1],
-    carl_all=mse["CARL"][-1],
+    carl_needs=carl_needs,
+    rascal_used=events[1],
 )
 _ = claim(
     "in lecture mode ROLR ends up better than CARL on the full sample",
