@@ -388,8 +388,9 @@ for q in [1.0, 0.999, 0.99, 0.95, 0.9, 0.8]:
     print(f"clip at the {q:6.1%} quantile: N_eff/N = {rows[-1][1]:.3f}, tail chi2/ndf = {rows[-1][2]:.2f}")
 fig, ax = plt.subplots()
 ax.plot([r[1] for r in rows], [r[2] for r in rows], "o-")
-for q, e, c in rows:
-    ax.annotate(f"{q:.1%}", (e, c), textcoords="offset points", xytext=(4, 4), fontsize="small")
+for k, (q, e, c) in enumerate(rows):  # label each point with its clipping quantile, alternately above and below
+    text = "no clipping" if q == 1 else f"{q:.1%}"
+    ax.annotate(text, (e, c), textcoords="offset points", xytext=(4, 6 if k % 2 else -12), fontsize="small")
 ax.set_xlabel(r"$N_\mathrm{eff} / N$ (higher: smaller errors)")
 ax.set_ylabel(r"$\chi^2/\mathrm{ndf}$ for $p_T > 60$ GeV (higher: more bias)")
 plt.show()
