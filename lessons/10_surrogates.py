@@ -160,7 +160,7 @@ plt.show()
 from mlmc_course.claims import claim
 
 soft_ratio = (pts[inside] ** 2).sum(axis=1) / 2  # exact / eikonal = (x1^2 + x2^2) / 2 on the plotted grid
-_ = claim(
+claim(
     "the ratio exact/eikonal lies between about 1/4 and 1 on the whole resolved region",
     (soft_ratio.min() > 0.24) & (soft_ratio.max() < 1),
     smallest=soft_ratio.min(),
@@ -313,7 +313,7 @@ claim(
     q90_bulk=q90["weighted"][-1],
 )
 claim("the ratio surrogate is the most precise everywhere", np.all(q90["ratio"] < q90["weighted"]))
-_ = claim(
+claim(
     "the weighted surrogate's cross section is biased by far more than its median error",
     abs(bias["weighted"]) > 3 * np.median(np.abs(rel_err["weighted"])),
     bias=bias["weighted"],
@@ -369,7 +369,7 @@ plt.show()
 # need to trust it at all.
 
 # %% tags=["claim"]
-_ = claim(
+claim(
     "the ensemble's coverage falls far short of the nominal 68% and 95%",
     (cov68.fraction < 0.68 - 0.2) & (cov95.fraction < 0.95 - 0.2),
     coverage68=cov68.fraction,
@@ -434,7 +434,7 @@ claim(
     onnx_us=1e6 * small["onnxruntime"],
     exact_us=1e6 * small["exact"],
 )
-_ = claim(
+claim(
     "the exact formula is cheaper than either network by more than an order of magnitude at 10,000 points",
     10 * large["exact"] < min(large["torch"], large["onnxruntime"]),
     exact_us=1e6 * large["exact"],
@@ -587,7 +587,7 @@ claim(
     spread_weighted=np.std(np.log(weighted.weights)),
     spread_ratio=np.std(np.log(ratio.weights)),
 )
-_ = claim(
+claim(
     "the exact matrix element was evaluated only for accepted events, a fraction equal to the first-stage efficiency",
     all(res.n_exact_calls == round(res.efficiency * res.n_tried) < res.n_tried / 4 for res in results.values()),
     exact_calls_weighted=weighted.n_exact_calls,
@@ -623,7 +623,7 @@ plt.show()
 #   section exact: a surrogate then costs efficiency, never correctness.
 
 # %% tags=["claim"]
-_ = claim(
+claim(
     "the ratio surrogate learns the smooth ratio to a fraction of a per cent (median error, lecture mode)",
     np.median(np.abs(rel_err["ratio"])) < 0.01,
     when=cfg.mode != "ci",

@@ -101,7 +101,7 @@ plt.show()
 from mlmc_course.claims import claim
 
 small_x_share = (1e-3) ** 0.6 / 0.6
-_ = claim(
+claim(
     "the region x < 1e-3 holds about 0.03 of int x^-0.4 dx", abs(small_x_share - 0.03) < 0.005, share=small_x_share
 )
 
@@ -287,7 +287,7 @@ claim(
     chi2_replica=chi2_replica,
     chi2_level1=chi2_level1,
 )
-_ = claim(
+claim(
     "the mean fit is closer to the truth than to the data it was fitted to",
     chi2_level0 < chi2_level1,
     chi2_truth=chi2_level0,
@@ -327,7 +327,7 @@ plt.show()
 # %% tags=["claim"]
 rel_band = xf_fit.std(axis=0, ddof=1) / xf_fit.mean(axis=0)  # (n_x, 2)
 in_data = (x_plot > x_data.min()) & (x_plot < x_data.max())
-_ = claim(
+claim(
     "the band is narrow where the data are and opens up at small and at large x",
     np.all(rel_band[0] > 3 * np.median(rel_band[in_data], axis=0))
     & np.all(rel_band[-1] > 3 * np.median(rel_band[in_data], axis=0)),
@@ -414,7 +414,7 @@ plt.show()
 # the spread.
 
 # %% tags=["claim"]
-_ = claim(
+claim(
     "in lecture mode the pulls and R_bv say that the band is faithful or somewhat conservative",
     (0.6 < all_pulls.std() < 1.15) & (abs(all_pulls.mean()) < 0.5) & (0.5 < np.sqrt(bias / variance) < 1.15),
     when=cfg.mode != "ci",

@@ -288,7 +288,7 @@ claim(
     **chi2_per_ndf,
 )
 rms = {name: r for name, (_, _, r) in flow_tests.items()}
-_ = claim(
+claim(
     "in lecture mode the flow's rms deviation is a few to about fifteen per cent, largest at the hard point",
     (max(rms.values()) < 0.2) & (min(rms.values()) > 0.02) & (max(rms, key=rms.get) == "hard"),
     when=cfg.mode != "ci",
@@ -384,7 +384,7 @@ plt.show()
 
 # %% tags=["claim"]
 toy_shift = toy[a_values[1]][0].mean() - toy[a_values[0]][0].mean()
-_ = claim(
+claim(
     "Pythia moves the same way as the toy, by a different amount",
     (shift > 2 * error) & (abs(shift - toy_shift) > 2 * error),
     pythia_shift=shift,
@@ -497,7 +497,7 @@ print("spread of the response: " + ", ".join(f"{name} {w:.4f}" for name, w in re
 
 # %% tags=["claim"]
 width_ratio = {name: w / response_width["simulation"] for name, w in response_width.items()}
-_ = claim(
+claim(
     "the good surrogate's response has about the simulation's spread; the bad one's is too narrow",
     (0.8 < width_ratio["good surrogate"] < 1.25) & (width_ratio["bad surrogate (T = 0.6)"] < 0.8),
     good=width_ratio["good surrogate"],
@@ -579,7 +579,7 @@ claim(
     bad=auc["bad surrogate (T = 0.6)"]["low-level"],
 )
 bad_auc, good_auc = auc["bad surrogate (T = 0.6)"], auc["good surrogate"]
-_ = claim(
+claim(
     "for the bad surrogate the high-level classifier sees less than the one on all cells; "
     "for the good one both sit close to the floor",
     (bad_auc["high-level"] < bad_auc["low-level"]) & (max(good_auc.values()) < 0.6),
@@ -618,7 +618,7 @@ for name, generate in (
 # bad surrogate runs the same network and costs as much as the good one, up to timing noise: it is just wrong.
 
 # %% tags=["claim"]
-_ = claim(
+claim(
     "the toy simulation is faster than the flow, and the bad surrogate costs as much as the good one",
     (timings["toy simulation (NumPy)"] < timings["flow surrogate"])
     & (0.6 < timings["bad surrogate (T = 0.6)"] / timings["flow surrogate"] < 1.6),
@@ -638,7 +638,7 @@ _ = claim(
 
 
 # %% tags=["claim"]
-_ = claim(
+claim(
     "in lecture mode the flow learns p(z | a, b, mT) to about ten per cent (rms over bins)",
     max(rms.values()) < 0.15,
     when=cfg.mode != "ci",

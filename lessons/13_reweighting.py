@@ -209,7 +209,7 @@ plt.show()
 # %% tags=["claim"]
 from mlmc_course.claims import claim
 
-_ = claim(
+claim(
     "the classifier's error is largest where events are rare (high pT)",
     np.median(log_error[high_pt]) > 1.5 * np.median(log_error[low_pt]),
     low_pt=np.median(log_error[low_pt]),
@@ -251,7 +251,7 @@ plt.show()
 # %% tags=["claim"]
 before_ndf = {label: b.chi2 / b.ndf for label, (b, _) in agreement.items()}
 after_ndf = {label: a.chi2 / a.ndf for label, (_, a) in agreement.items()}
-_ = claim(
+claim(
     "before reweighting the simulation is far off in both variables; after it, chi2/ndf is within a factor two of 1",
     (min(before_ndf.values()) > 4) & (max(after_ndf.values()) < 2),
     **{f"before {k}": v for k, v in before_ndf.items()},
@@ -325,7 +325,7 @@ ax.legend()
 plt.show()
 
 # %% tags=["claim"]
-_ = claim(
+claim(
     "negative weights cost (1 - 2f)^2 of the effective sample size: 25% negative weights cost three quarters",
     (np.max(np.abs(np.array(ess) - (1 - 2 * fractions) ** 2 * ess[0])) < 0.03) & ((1 - 2 * 0.25) ** 2 == 0.25),
     largest_deviation=np.max(np.abs(np.array(ess) - (1 - 2 * fractions) ** 2 * ess[0])),
@@ -397,7 +397,7 @@ plt.show()
 
 # %% tags=["claim"]
 n_eff_clipped, tail_chi2 = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
-_ = claim(
+claim(
     "clipping harder raises N_eff while the agreement in the high-pT tail gets worse",
     np.all(np.diff(n_eff_clipped) > 0) & np.all(np.diff(tail_chi2) > -0.1) & (tail_chi2[-1] > 3 * tail_chi2[0]),
     tail_chi2_unclipped=tail_chi2[0],
@@ -473,7 +473,7 @@ claim(
     over=scatter[over],
     good=scatter[good],
 )
-_ = claim(
+claim(
     "the linear network leaves the eta shape wrong",
     (eta_chi2[under] > 3) & (eta_chi2[under] > 2 * eta_chi2[good]),
     linear=eta_chi2[under],
@@ -539,7 +539,7 @@ claim(
     median_edge=np.median(w_h[edge]),
     median_centre=np.median(w_h[central]),
 )
-_ = claim(
+claim(
     "in lecture mode the mean weight has dropped from one to about the covered fraction of the data",
     (w_h.mean() < 0.95) & (abs(w_h.mean() - (1 - in_hole)) < 0.06),
     when=cfg.mode != "ci",
@@ -616,7 +616,7 @@ claim(
     pull=vr_excess / vr_error,
     chi2_per_ndf=vr_chi.chi2 / vr_chi.ndf,
 )
-_ = claim(
+claim(
     "in the SR the data exceed the predicted background by about the injected signal",
     abs(sr_excess - n_sig) < 2 * sr_error,
     excess=sr_excess,
@@ -723,7 +723,7 @@ for it in range(2):
 
 # %% tags=["claim"]
 (mean1, std1), (mean2, std2) = moments
-_ = claim(
+claim(
     "the first iteration moves the mean most of the way; the second moves both the mean and the width closer",
     (abs(mean1 - 0.6) < 0.3 * 0.6) & (abs(mean2 - 0.6) < abs(mean1 - 0.6)) & (abs(std2 - 0.8) < abs(std1 - 0.8)),
     mean1=mean1,

@@ -193,7 +193,7 @@ from mlmc_course.claims import claim
 
 core = (grid > 0.95) & (grid < 1.05)
 core_slope = np.polyfit(grid[core], t_grid[core], 1)[0]
-_ = claim(
+claim(
     "the map is monotone, steeper than the identity in the core, and bends down at low response",
     np.all(np.diff(t_grid) >= 0) & (core_slope > 1.05) & (t_grid[0] < grid[0] - 0.1),
     core_slope=core_slope,
@@ -275,7 +275,7 @@ for name, sample in [
     print(f"W1(data, {name}) = {w1[name]:.5f}")
 
 # %% tags=["claim"]
-_ = claim(
+claim(
     "the calibration closes the gap to within a few times the distance between two data samples",
     (w1["transported simulation"] < 4 * w1["a second data sample"])
     & (w1["transported simulation"] < w1["simulation"] / 10),
@@ -322,7 +322,7 @@ ax.legend()
 plt.show()
 
 # %% tags=["claim"]
-_ = claim(
+claim(
     "for equal uniform weights the optimum is a permutation: each point has one partner",
     (np.sum(plan > 0) == n_plan) & np.allclose(plan[plan > 0], 1 / n_plan),
     non_zero=np.sum(plan > 0),
@@ -408,7 +408,7 @@ for reg in [1.0, 0.3, 0.1, 0.05]:
 
 # %% tags=["claim"]
 costs, partners, iterations = (np.array(column) for column in zip(*entropic.values(), strict=True))
-_ = claim(
+claim(
     "as eps shrinks the cost approaches the exact one, the plan spreads less, and more iterations are needed",
     np.all(np.diff(costs) < 0)
     & np.all(costs > exact_cost)
@@ -489,7 +489,7 @@ for shift in [0.5, 1.5, 3.0, 5.0]:
 
 # %% tags=["claim"]
 n_eff, w2_reweighted, w2_moved = (np.array(column) for column in zip(*compared.values(), strict=True))
-_ = claim(
+claim(
     "reweighting loses its events as the shift grows, down to a handful; transport stays as close to the data",
     np.all(np.diff(n_eff) < 0)
     & (n_eff[-1] < 20)
@@ -581,7 +581,7 @@ plt.show()
 # the network is small and briefly trained. In `full` mode it trains longer.
 
 # %% tags=["claim"]
-_ = claim(
+claim(
     "in lecture mode the neural map sends new points close to their exact partners and takes the sample most of "
     "the way",
     (distance_neural < 0.5 * distance_identity) & (w2_before - w2_after > 0.5 * (w2_before - w2_floor)),

@@ -132,7 +132,7 @@ def chi2_per_bin(a: np.ndarray, b: np.ndarray, bins: np.ndarray) -> float:
 
 minus, plus = shown[r"$\theta = -1$"], shown[r"$\theta = +1$"]
 quantile_bins = np.quantile(plus[:, 0], np.linspace(0, 1, 21))
-_ = claim(
+claim(
     "positive and negative theta give the same energy spectrum",
     chi2_per_bin(minus[:, 0], plus[:, 0], quantile_bins) < 2,
     chi2_per_bin=chi2_per_bin(minus[:, 0], plus[:, 0], quantile_bins),
@@ -262,7 +262,7 @@ plt.show()
 # learns $r(x)$, just as regressing on noisy measurements learns their mean.
 
 # %% tags=["claim"]
-_ = claim(
+claim(
     "single joint ratios scatter, but their average in each slice follows the diagonal",
     (np.std(log_r_joint - log_r_exact) > 0.2) & (np.median(np.abs(slice_joint - slice_exact)) < 0.05),
     scatter=np.std(log_r_joint - log_r_exact),
@@ -557,7 +557,7 @@ claim(
 )
 others = ["CARL", "ROLR", "RASCAL", "SALLY (histogram of t)"]
 closeness = {m: abs(intervals[m].length / exact_interval.length - 1) for m in others}
-_ = claim(
+claim(
     "in lecture mode the learned ratios come close to the exact interval, SALLY a little less, all with the right sign",
     all(intervals[m].low > 0 for m in others)
     & all(closeness[m] < 0.2 for m in others[:3])
@@ -640,7 +640,7 @@ claim(
     carl_needs=carl_needs,
     rascal_used=events[1],
 )
-_ = claim(
+claim(
     "in lecture mode ROLR ends up better than CARL on the full sample",
     mse["ROLR"][-1] < mse["CARL"][-1],
     when=cfg.mode != "ci",

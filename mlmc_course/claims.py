@@ -46,7 +46,7 @@ def _format(values: dict[str, object]) -> str:
     return ", ".join(parts)
 
 
-def claim(statement: str, holds: object, *, when: bool = True, **values: object) -> bool:
+def claim(statement: str, holds: object, *, when: bool = True, **values: object) -> None:
     """Check a sentence of the lesson's text against this run.
 
     Args:
@@ -55,8 +55,7 @@ def claim(statement: str, holds: object, *, when: bool = True, **values: object)
         when: ``False`` when the text makes the statement only for other run modes; nothing is checked then.
         **values: the numbers behind the statement, printed with it (``pull=0.8, ratio=3.1``).
 
-    Returns:
-        True when the claim was checked and holds, False when ``when`` is False.
+    Returns nothing (so that a cell ending in a claim displays only its printed line).
 
     Raises:
         ClaimFailed: the run contradicts the statement.
@@ -66,14 +65,13 @@ def claim(statement: str, holds: object, *, when: bool = True, **values: object)
     numbers_text = f" ({_format(values)})" if values else ""
     if not when:
         print(f"claim not checked in this run mode: {statement}{numbers_text}")
-        return False
+        return
     if not _as_bool(holds, statement):
         raise ClaimFailed(
             f"the lesson says {statement!r}, but this run does not show it{numbers_text}. "
             "Fix the text or the code so that they agree."
         )
     print(f"claim holds: {statement}{numbers_text}")
-    return True
 
 
 __all__ = ["ClaimFailed", "claim"]

@@ -242,9 +242,11 @@ def compare_hist(
                     r = np.where(ref > 0, content / ref, np.nan)
                     r_err = np.where(ref > 0, error / ref, np.nan)
                 rax.errorbar(centres, r, yerr=r_err, fmt="o", ms=3, color=colour, elinewidth=1)
-    ax.set_ylabel(ylabel or ("normalised events per unit" if density else "events"))
+    ax.set_ylabel(("normalised events per unit" if density else "events") if ylabel is None else ylabel)
     if logy:
         ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0.0, top=1.3 * ax.get_ylim()[1])  # headroom, so that the legend sits above the curves
     ax.legend()
     if rax is not None:
         rax.set_xlabel(xlabel)
@@ -348,7 +350,7 @@ def compare_density(
     shares = [_share(outside[s]) + f" {s}" for s in ("below", "above") if outside[s] > 0]
     text = label + (f" ({', '.join(shares)} the range)" if shares else "")
     ax.errorbar(centres, content, yerr=error, fmt="o", ms=3, color=colour, elinewidth=1, label=text)
-    ax.set_ylabel(ylabel or "probability density")
+    ax.set_ylabel("probability density" if ylabel is None else ylabel)
     if logy:
         ax.set_yscale("log")
     ax.legend()

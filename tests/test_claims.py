@@ -32,10 +32,11 @@ claim("the sum is about three times the mean", abs(values.sum() / values.mean() 
 
 
 def test_a_claim_that_holds_prints_it(capsys):
-    assert claim("two is more than one", 2 > 1, two=2.0, one=1)
-    assert "claim holds: two is more than one (two = 2, one = 1)" in capsys.readouterr().out
-    assert claim("a torch comparison", torch.tensor(1.0) < 2)
-    assert claim("a numpy comparison", np.float64(1.0) < 2)
+    claim("two is more than one", 2 > 1, two=2.0, one=1)
+    claim("a torch comparison", torch.tensor(1.0) < 2)
+    claim("a numpy comparison", np.float64(1.0) < 2)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "claim holds: two is more than one (two = 2, one = 1)" and len(out) == 3
 
 
 def test_a_false_claim_names_the_sentence_and_the_numbers():
@@ -44,8 +45,8 @@ def test_a_false_claim_names_the_sentence_and_the_numbers():
 
 
 def test_a_claim_made_for_other_modes_is_not_checked(capsys):
-    assert claim("only in full mode", False, when=False) is False
-    assert "not checked in this run mode" in capsys.readouterr().out
+    claim("only in full mode", False, when=False)
+    assert "claim not checked in this run mode: only in full mode" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("bad", [np.array([True, False]), "yes", None])
