@@ -101,9 +101,7 @@ plt.show()
 from mlmc_course.claims import claim
 
 small_x_share = (1e-3) ** 0.6 / 0.6
-claim(
-    "the region x < 1e-3 holds about 0.03 of int x^-0.4 dx", abs(small_x_share - 0.03) < 0.005, share=small_x_share
-)
+claim("the region x < 1e-3 holds about 0.03 of int x^-0.4 dx", abs(small_x_share - 0.03) < 0.005, share=small_x_share)
 
 # %% [markdown] tags=["question"] name="valence_integral" points=2
 # **Exercise 1.** Write `valence_integral(xf, x_min)`: `xf` is a function that takes an array of $x$ values and
