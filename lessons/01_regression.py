@@ -81,18 +81,21 @@ def gaussian_nll(pred: torch.Tensor, target: torch.Tensor, sigma: torch.Tensor) 
 
 # %% tags=["wrong"]
 # WRONG: the mean absolute error, not the Gaussian likelihood
+# EXPECT: this is the mean absolute error
 def gaussian_nll(pred, target, sigma):
     return torch.mean(torch.abs(target - pred))
 
 
 # %% tags=["wrong"]
 # WRONG: drops the log(sigma) term, which matters when sigma differs between points
+# EXPECT: the log(sigma) term is missing
 def gaussian_nll(pred, target, sigma):
     return torch.mean((target - pred) ** 2 / (2 * sigma**2))
 
 
 # %% tags=["wrong"]
 # WRONG: converts to a Python float, so no gradient can flow
+# EXPECT: the loss is not differentiable
 def gaussian_nll(pred, target, sigma):
     value = float(torch.mean((target - pred) ** 2 / (2 * sigma**2) + torch.log(sigma)))
     return torch.tensor(value)
@@ -164,6 +167,7 @@ def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np
 
 # %% tags=["wrong"]
 # WRONG: statistics from training and test data together (the test set leaks into training)
+# EXPECT: leaks test data into training
 def standardize(x_train, x_test):
     both = np.concatenate([x_train, x_test])
     mean, std = both.mean(axis=0), both.std(axis=0)
@@ -172,6 +176,7 @@ def standardize(x_train, x_test):
 
 # %% tags=["wrong"]
 # WRONG: each set scaled with its own statistics, so the two no longer share one coordinate system
+# EXPECT: you scaled the test set with its own statistics
 def standardize(x_train, x_test):
     return (x_train - x_train.mean(0)) / x_train.std(0), (x_test - x_test.mean(0)) / x_test.std(0)
 
@@ -390,6 +395,7 @@ def select_degree(x_train, y_train, x_val, y_val, max_degree: int) -> int:
 
 # %% tags=["wrong"]
 # WRONG: chooses by the training error, which always prefers the largest degree
+# EXPECT: that is what the training error prefers
 def select_degree(x_train, y_train, x_val, y_val, max_degree):
     errors = []
     for degree in range(max_degree + 1):
@@ -574,6 +580,7 @@ def backprop(params: dict, x: np.ndarray, y: np.ndarray) -> dict:
 
 # %% tags=["wrong"]
 # WRONG: forgets the derivative of tanh on the way back
+# EXPECT: multiply by its derivative 1 - tanh(z)^2
 def backprop(params, x, y):
     a = np.tanh(x @ params["W1"].T + params["b1"])
     delta = 2.0 * (a @ params["w2"] + params["b2"] - y) / len(y)
@@ -583,6 +590,7 @@ def backprop(params, x, y):
 
 # %% tags=["wrong"]
 # WRONG: sign error, dL/df = 2 (y - f) / n
+# EXPECT: every gradient has the wrong sign
 def backprop(params, x, y):
     a = np.tanh(x @ params["W1"].T + params["b1"])
     delta = 2.0 * (y - (a @ params["w2"] + params["b2"])) / len(y)

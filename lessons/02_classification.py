@@ -87,12 +87,14 @@ def bce_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 # %% tags=["wrong"]
 # WRONG: forgets the sigmoid and takes the log of the raw logits
+# EXPECT: did you take the log of the raw logits?
 def bce_loss(logits, labels):
     return -torch.mean(labels * torch.log(logits) + (1 - labels) * torch.log(1 - logits))
 
 
 # %% tags=["wrong"]
 # WRONG: sign error, returns the log-likelihood instead of its negative
+# EXPECT: the sign is wrong
 def bce_loss(logits, labels):
     s = torch.sigmoid(logits)
     return torch.mean(labels * torch.log(s) + (1 - labels) * torch.log(1 - s))
@@ -168,12 +170,14 @@ def likelihood_ratio(s: np.ndarray, n_sig: int, n_bkg: int) -> np.ndarray:
 
 # %% tags=["wrong"]
 # WRONG: upside down, (1 - s)/s is the background-over-signal ratio
+# EXPECT: the ratio is upside down
 def likelihood_ratio(s, n_sig, n_bkg):
     return (1.0 - s) / s * (n_sig / n_bkg)
 
 
 # %% tags=["wrong"]
 # WRONG: ignores the class sizes, correct only for balanced training sets
+# EXPECT: divide out n_sig/n_bkg
 def likelihood_ratio(s, n_sig, n_bkg):
     return s / (1.0 - s)
 
@@ -234,6 +238,7 @@ def train_ratio_classifier(x: np.ndarray, y: np.ndarray, seed: int):
 
 # %% tags=["wrong"]
 # WRONG: predict returns the raw logits, not probabilities (the sigmoid is missing)
+# EXPECT: did you forget the sigmoid on the network output?
 def train_ratio_classifier(x, y, seed):
     torch.manual_seed(seed)
     mean, std = x.mean(axis=0), x.std(axis=0)
@@ -258,6 +263,7 @@ def train_ratio_classifier(x, y, seed):
 
 # %% tags=["wrong"]
 # WRONG: trained on shuffled labels (a bookkeeping slip that decouples x from y)
+# EXPECT: predict does not separate signal (label 1) from background
 def train_ratio_classifier(x, y, seed):
     torch.manual_seed(seed)
     mean, std = x.mean(axis=0), x.std(axis=0)
@@ -422,6 +428,7 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 # %% tags=["wrong"]
 # WRONG: classes swapped, gives 1 - AUC
+# EXPECT: you get 1 - AUC
 def auc(scores, labels):
     sig, bkg = scores[labels == 0], scores[labels == 1]
     return float(np.mean((sig[:, None] > bkg[None, :]) + 0.5 * (sig[:, None] == bkg[None, :])))
@@ -429,6 +436,7 @@ def auc(scores, labels):
 
 # %% tags=["wrong"]
 # WRONG: ignores ties
+# EXPECT: ties are not counted
 def auc(scores, labels):
     sig, bkg = scores[labels == 1], scores[labels == 0]
     return float(np.mean(sig[:, None] > bkg[None, :]))
