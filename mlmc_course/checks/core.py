@@ -69,7 +69,8 @@ def _array(value: Any, what: str) -> np.ndarray:
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError) as err:
-        raise CheckFailed(f"{what} should be a number or an array of numbers, got {type(value).__name__} ({err})") from None
+        kind = type(value).__name__
+        raise CheckFailed(f"{what} should be a number or an array of numbers, got {kind} ({err})") from None
 
 
 def as_float(value: Any, what: str, *, finite: bool = True) -> float:

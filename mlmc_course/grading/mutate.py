@@ -20,9 +20,11 @@ operator changed, and runs the question's checks (public and hidden) on each:
 A mutant is *killed* when a check fails on it with :class:`~mlmc_course.checks.core.CheckFailed` (or runs past
 the time limit), *crashed* when the check (or the answer cell) raises anything else, and *survives* otherwise.
 A crash rejects the answer too and counts as killed in the score, but the student would see a traceback instead
-of a message, so the report lists crashes as weak checks. A surviving mutant that is still a correct answer (a different network width, a tolerance that does
-not matter) is *equivalent*: the lesson source lists it, with the reason, in a cell tagged ``mutants`` inside the
-question, one line per pattern (shell-style wildcards over the mutant's id)::
+of a message, so the report lists crashes as weak checks.
+
+A surviving mutant that is still a correct answer (a different network width, a tolerance that does not matter)
+is *equivalent*: the lesson source lists it, with the reason, in a cell tagged ``mutants`` inside the question,
+one line per pattern (shell-style wildcards over the mutant's id)::
 
     # %% tags=["mutants"]
     # EQUIVALENT L4:* Constant *: the width and the number of epochs are free choices; the check trains it
