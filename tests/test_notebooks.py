@@ -25,3 +25,4 @@ def test_student_notebook_runs_to_its_first_check_and_fails_it(path):
     first_line = nb.cells[-1].outputs[0]["data"]["text/plain"].splitlines()[0]
     assert "not written yet" in first_line, f"the check's first line is not its message: {first_line!r}"
     assert "Trying:" not in text and "Traceback" not in text, "the check shows doctest or traceback lines"
+
