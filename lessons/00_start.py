@@ -140,6 +140,10 @@ def invariant_mass(p1, p2):
     return m1 + m2
 
 
+# %% tags=["mutants"]
+# EQUIVALENT L3:19 swap arguments 1,2: np.clip(0.0, m2, None) is max(0, m2) element by element, the same as np.clip(m2,
+#   0.0, None)
+
 # %% tags=["check"]
 checks.invariant_mass(invariant_mass)
 
@@ -185,6 +189,10 @@ def mc_integral(f, n, rng):
     values = f(np.random.uniform(0.0, 1.0, n))  # noqa: NPY002  (the mistake this answer records)
     return float(values.mean()), float(values.std() / np.sqrt(n))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L2:55 Constant 1->*: ddof=0 or ddof=2 instead of ddof=1 changes the error by one part in 10^4 at n = 10000,
+#   far below its own statistical uncertainty; each is a correct standard error of the mean
 
 # %% tags=["check"]
 checks.mc_integral(mc_integral)

@@ -101,6 +101,11 @@ def gaussian_nll(pred, target, sigma):
     return torch.tensor(value)
 
 
+# %% tags=["mutants"]
+# EQUIVALENT L1:22 drop right of Add: drops the constant log(2 pi)/2, which changes neither the fit nor the gradients;
+#   the exercise accepts the NLL with or without it
+# EQUIVALENT L1:23 swap operands of Sub: (pred - target)^2 = (target - pred)^2
+
 # %% tags=["check"]
 checks.gaussian_nll(gaussian_nll)
 
@@ -403,6 +408,11 @@ def select_degree(x_train, y_train, x_val, y_val, max_degree):
         errors.append(np.mean((poly(x_train) - y_train) ** 2))
     return int(np.argmin(errors))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L4:22 call mean->sum: the sum of squared errors over one validation set is n times their mean, so it picks
+#   the same degree
+# EQUIVALENT L4:31 swap operands of Sub: (y_val - poly(x_val))^2 = (poly(x_val) - y_val)^2
 
 # %% tags=["check"]
 checks.select_degree(select_degree)

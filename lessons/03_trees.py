@@ -217,6 +217,12 @@ def best_split(x, y, impurity):
     return 0.5 * (xs[k - 1] + xs[k]), scores[k - 1]
 
 
+# %% tags=["mutants"]
+# EQUIVALENT L5:19 Constant 1->0: also trying k = 0 (an empty left child) adds a candidate that scores the parent's
+#   impurity, which is never below the best real cut (the impurity is concave); for a pure node, where they tie, the
+#   threshold it returns still makes a real cut with the same score
+# EQUIVALENT L9:11 Lt->LtE: keeps the last of equally good cuts instead of the first: either is a best split
+
 # %% tags=["check"]
 checks.best_split(best_split)
 

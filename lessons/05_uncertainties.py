@@ -162,6 +162,9 @@ def gaussian_nll(y, mean, log_var):
     return float(np.sum(0.5 * log_var + 0.5 * (y - mean) ** 2 * np.exp(-log_var)))
 
 
+# %% tags=["mutants"]
+# EQUIVALENT L1:48 swap operands of Sub: (mean - y)^2 = (y - mean)^2
+
 # %% tags=["check"]
 checks.gaussian_nll(gaussian_nll)
 
@@ -499,6 +502,11 @@ def coverage(y, mean, std, level):
     z = stats.norm.ppf(level)
     return float(np.mean(np.abs(y - mean) <= z * std))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L2:32 swap operands of Sub: |mean - y| = |y - mean|
+# EQUIVALENT L2:25 LtE->Lt: |y - mean| < z std and <= z std differ only when they are equal, which has probability zero
+#   for continuous y
 
 # %% tags=["check"]
 checks.coverage(coverage)

@@ -163,6 +163,9 @@ def wasserstein_1d(x, y):
     return float(abs(np.mean(x) - np.mean(y)))
 
 
+# %% tags=["mutants"]
+# EQUIVALENT L1:32 swap operands of Sub: |sort(y) - sort(x)| = |sort(x) - sort(y)|
+
 # %% tags=["check"]
 checks.wasserstein_1d(wasserstein_1d)
 
@@ -529,6 +532,10 @@ def reparameterize(mu, logvar):
     return mu + torch.exp(logvar) * torch.randn_like(mu)
 
 
+# %% tags=["mutants"]
+# EQUIVALENT L2:11 Add->Sub: mu - sigma * eps is the same draw, since -eps is standard normal too; dz/dmu = 1 and
+#   dz/dlogvar = (z - mu) / 2 still hold
+
 # %% tags=["check"]
 checks.reparameterize(reparameterize)
 
@@ -580,6 +587,9 @@ def negative_elbo(x, x_mean, log_sigma_x, mu, logvar, beta):
     mse = ((x - x_mean) ** 2).mean(dim=1)
     return mse + beta * 0.5 * (mu**2 + torch.exp(logvar) - logvar - 1).sum(dim=1)
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L2:19 swap operands of Sub: ((x_mean - x) / sigma)^2 = ((x - x_mean) / sigma)^2
 
 # %% tags=["check"]
 checks.negative_elbo(negative_elbo)

@@ -63,32 +63,40 @@ def _valid_cuts(x: np.ndarray) -> np.ndarray:
 
 
 def _edge_cases(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, str]]:
-    """Small samples whose best cut leaves one point on a side, and one with repeated values of x, where the best
-    split that ignores the repeats falls between two events with x = 2, which no cut can make."""
+    """Small samples whose best cut leaves one point on a side, and one with a repeated value of x: the two
+    events at x = 2 (one signal, one background) cannot be separated by a cut, although splitting them would
+    score better (Gini 0.25, in whichever order they are sorted) than either real cut (1/3)."""
     x = rng.permutation(12).astype(float) * 10.0
-    tied_x = rng.permutation(np.repeat([1.0, 2.0, 3.0], 4))
-    tied_y = (tied_x == 3.0).astype(int)
-    tied_y[np.flatnonzero(tied_x == 2.0)[1:]] = 1  # the 2's: background, then three signal events
+    order = rng.permutation(4)
+    tied_x, tied_y = np.array([1.0, 2.0, 2.0, 3.0])[order], np.array([0, 0, 1, 0])[order]
     return [
         (x, (x == 0).astype(int), "only the smallest x is signal"),
         (x, (x == x.max()).astype(int), "only the largest x is signal"),
-        (tied_x, tied_y, "x takes only the values 1, 2 and 3"),
+        (tied_x, tied_y, f"x = {tied_x.tolist()} and y = {tied_y.tolist()}"),
     ]
 
 
-def _check_split(answer, x, y, impurity, name: str, wrong_rules: bool, what: str) -> None:
+def _check_split(answer, x, y, impurity, name: str, wrong_rules: bool, where: str = "") -> None:
+    """One call of ``best_split``; ``wrong_rules``: also name the typical wrong weightings; ``where`` describes
+    the sample in the messages."""
+    on = f" {where}" if where else ""
     scores = _split_scores(x, y, impurity)
-    out = call(answer, x.copy(), y.copy(), impurity, what=f"best_split(x, y, {name.lower()}) {what}".strip())
+    out = call(answer, x.copy(), y.copy(), impurity, what=f"best_split(x, y, {name.lower()}){on}")
     require(
         isinstance(out, tuple | list) and len(out) == 2,
         "best_split should return a tuple (threshold, weighted impurity)",
+    )
+    require(
+        out[0] is not None,
+        f"best_split returned no threshold (None){on}: every candidate cut was skipped, or none scored below the "
+        "starting value; loop over the cuts between neighbouring distinct values of x",
     )
     t = as_float(out[0], "the threshold")
     h = as_float(out[1], "the weighted impurity")
     k = int(np.sum(x <= t))  # number of points that go left
     require(
         0 < k < len(x),
-        f"your threshold {t:.4g} puts every point on one side {what}; a split must leave points on both sides",
+        f"your threshold {t:.4g} puts every point on one side{on}; a split must leave points on both sides",
     )
     valid = _valid_cuts(x)
     if wrong_rules:
@@ -105,18 +113,18 @@ def _check_split(answer, x, y, impurity, name: str, wrong_rules: bool, what: str
     if not np.isclose(h, scores["weighted"][k - 1], atol=1e-9):
         if np.any(np.isclose(h, scores["weighted"][~valid], atol=1e-9)):
             raise CheckFailed(
-                f"{what}: your impurity ({h:.6g}) belongs to a split between two equal values of x, which no cut "
+                f"your impurity ({h:.6g}) belongs to a split between two equal values of x{on}, which no cut "
                 "x <= threshold can make; skip the candidate cuts between repeated values"
             )
         raise CheckFailed(
             f"the impurity you return ({h:.6g}) is not the weighted {name} of the split your threshold makes "
-            f"({scores['weighted'][k - 1]:.6g}) {what}".strip()
+            f"({scores['weighted'][k - 1]:.6g}){on}"
         )
     best = scores["weighted"][valid].min()
     require(
         np.isclose(h, best, atol=1e-9),
-        f"with the {name} your cut at {t:.4g} is not the best {what}: the best weighted impurity is {best:.6g}, "
-        f"yours {h:.6g} (are you maximising instead of minimising, or skipping candidate cuts?)".replace(" :", ":"),
+        f"with the {name} your cut at {t:.4g} is not the best{on}: the best weighted impurity is {best:.6g}, "
+        f"yours {h:.6g} (are you maximising instead of minimising, or skipping candidate cuts?)",
     )
 
 
@@ -125,7 +133,7 @@ def best_split(answer, seed: int = 0) -> None:
     rng = check_rng(seed)
     x, y = _split_data(rng)
     for impurity, name in ((_gini, "Gini"), (_entropy, "entropy")):
-        _check_split(answer, x, y, impurity, name, True, "")
+        _check_split(answer, x, y, impurity, name, True)
     for xe, ye, what in _edge_cases(rng):
         _check_split(answer, xe, ye, _gini, "Gini", False, f"(on a sample where {what})")
 

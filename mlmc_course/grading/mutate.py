@@ -5,16 +5,17 @@ or a term dropped proves it reads the answer. For every question this module tak
 solution (the lines between ``# BEGIN SOLUTION`` and ``# END SOLUTION``), makes *mutants* of it, each with one
 operator changed, and runs the question's checks (public and hidden) on each:
 
-* arithmetic: ``+ <-> -``, ``* <-> /``, ``** -> *``, ``// -> *`` (also in ``+=`` and friends);
+* arithmetic: ``+ <-> -``, ``* <-> /``, ``** -> *``, ``// -> *`` (also in ``+=`` and friends), and the operands
+  of ``-``, ``/``, ``//`` and ``**`` swapped (``a - b -> b - a``);
 * dropped terms: ``a + b -> a`` and ``-> b``, likewise for ``-``, ``*`` and ``/``;
 * comparisons: ``< -> <=``, ``< -> >=`` and the like, ``== <-> !=``;
 * unary operators: ``-x -> x``, ``not x -> x``;
 * constants: an integer ``n -> n + 1`` and ``n -> n - 1``, a float ``x -> 2x`` (``0.0 -> 1.0``), ``True <-> False``;
 * index bounds: a non-constant slice bound ``b -> b + 1`` and ``b - 1`` (constant bounds are constants above);
 * axis arguments: ``axis=``/``dim=`` removed (a reduction over everything); their values are constants above;
-* calls: one reduction for its partner (``mean <-> sum``, ``min <-> max``, ``argmin <-> argmax``,
-  ``minimum <-> maximum``), and an element-wise function dropped (``np.sqrt(x) -> x``, likewise ``exp``, ``log``,
-  ``log1p``, ``abs``, ``tanh``, ``sigmoid``, ...);
+* calls: two neighbouring positional arguments swapped (``f(a, b) -> f(b, a)``), one reduction for its
+  partner (``mean <-> sum``, ``min <-> max``, ``argmin <-> argmax``, ``minimum <-> maximum``), and an element-wise
+  function dropped (``np.sqrt(x) -> x``, likewise ``exp``, ``log``, ``log1p``, ``abs``, ``tanh``, ``sigmoid``, ...);
 * boolean operators: ``and <-> or``.
 
 A mutant is *killed* when a check fails on it with :class:`~mlmc_course.checks.core.CheckFailed` (or runs past
@@ -27,7 +28,8 @@ is *equivalent*: the lesson source lists it, with the reason, in a cell tagged `
 one line per pattern (shell-style wildcards over the mutant's id)::
 
     # %% tags=["mutants"]
-    # EQUIVALENT L4:* Constant *: the width and the number of epochs are free choices; the check trains it
+    # EQUIVALENT L4:* Constant *: the width and the number of epochs are free choices; the check trains the
+    #   network and grades what it learned
 
 The id is ``L<line>:<column> <change>``, the line counted from the ``# BEGIN SOLUTION`` marker. The score is
 killed / (all - equivalent). ``python -m mlmc_course.grading.mutate`` runs every lesson and writes the report
@@ -62,6 +64,7 @@ from mlmc_course.grading.lesson import Lesson, Question, read_lesson
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 EQUIVALENT_PREFIX = "# EQUIVALENT "
+CONTINUATION_PREFIX = "#   "
 AXIS_KEYWORDS = ("axis", "dim")
 ARITHMETIC = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult}
 ARITHMETIC[ast.FloorDiv] = ast.Mult
@@ -74,6 +77,7 @@ COMPARISON = {
     ast.NotEq: (ast.Eq,),
 }
 DROPPABLE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+SWAPPABLE = (ast.Sub, ast.Div, ast.FloorDiv, ast.Pow)
 PARTNERS = {"mean": "sum", "sum": "mean", "min": "max", "max": "min", "argmin": "argmax", "argmax": "argmin"}
 PARTNERS |= {"amin": "amax", "amax": "amin", "minimum": "maximum", "maximum": "minimum"}
 ELEMENTWISE = {"sqrt", "exp", "log", "log1p", "expm1", "abs", "fabs", "square", "tanh", "sigmoid", "softplus"}
@@ -107,6 +111,7 @@ class LessonScore:
     digest: str
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0  # CPU time of this process (the machine may be shared; wall time would mislead)
+    unused: list[str] = field(default_factory=list)  # "question: pattern" that matched no survivor (full runs only)
 
     def count(self, *statuses: str) -> int:
         return sum(o.status in statuses for o in self.outcomes)
@@ -178,6 +183,8 @@ def _changes(node: ast.AST) -> Iterator[tuple[str, object]]:
     if isinstance(node, ast.BinOp) and isinstance(node.op, DROPPABLE):
         yield f"drop right of {type(node.op).__name__}", ("replace", node.left)
         yield f"drop left of {type(node.op).__name__}", ("replace", node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, SWAPPABLE) and ast.dump(node.left) != ast.dump(node.right):
+        yield f"swap operands of {type(node.op).__name__}", ("swap_operands",)
     if isinstance(node, ast.Compare):
         for i, op in enumerate(node.ops):
             for new in COMPARISON.get(type(op), ()):
@@ -197,6 +204,10 @@ def _changes(node: ast.AST) -> Iterator[tuple[str, object]]:
         for i, kw in enumerate(node.keywords):
             if kw.arg in AXIS_KEYWORDS:
                 yield f"remove {kw.arg}=", ("drop_kw", i)
+        for i in range(len(node.args) - 1):
+            a, b = node.args[i], node.args[i + 1]
+            if not isinstance(a, ast.Starred) and not isinstance(b, ast.Starred) and ast.dump(a) != ast.dump(b):
+                yield f"swap arguments {i + 1},{i + 2}", ("swap_args", i)
         name = _called_name(node)
         if name in PARTNERS:
             yield f"call {name}->{PARTNERS[name]}", ("rename", PARTNERS[name])
@@ -229,6 +240,11 @@ def _apply(node: ast.AST, how: tuple) -> ast.AST:
         setattr(new, how[1], ast.BinOp(getattr(new, how[1]), how[2](), ast.Constant(1)))
     elif kind == "drop_kw":
         del new.keywords[how[1]]
+    elif kind == "swap_operands":
+        new.left, new.right = new.right, new.left
+    elif kind == "swap_args":
+        i = how[1]
+        new.args[i], new.args[i + 1] = new.args[i + 1], new.args[i]
     elif kind == "rename":
         if isinstance(new.func, ast.Attribute):
             new.func.attr = how[1]
@@ -300,7 +316,8 @@ def question_mutants(lesson: Lesson, question: Question) -> list[Mutant]:
 
 
 def equivalents(lesson: Lesson) -> dict[str, list[tuple[str, str]]]:
-    """question -> [(id pattern, reason)] from the lesson's ``mutants`` cells."""
+    """question -> [(id pattern, reason)] from the lesson's ``mutants`` cells. A reason may run on over comment
+    lines indented under its ``# EQUIVALENT`` line (``#   ...``)."""
     out: dict[str, list[tuple[str, str]]] = {}
     current = None
     for cell in lesson.notebook.cells:
@@ -311,13 +328,20 @@ def equivalents(lesson: Lesson) -> dict[str, list[tuple[str, str]]]:
             continue
         if current is None:
             raise ValueError(f"{lesson.stem}: a 'mutants' cell outside a question")
+        entries = out.setdefault(current, [])
         for line in cell.source.splitlines():
+            if line.startswith(CONTINUATION_PREFIX) and entries and line[len(CONTINUATION_PREFIX) :].strip():
+                pattern, reason = entries[-1]
+                entries[-1] = (pattern, f"{reason} {line[len(CONTINUATION_PREFIX) :].strip()}")
+                continue
             if not line.startswith(EQUIVALENT_PREFIX):
                 continue
             pattern, sep, reason = line[len(EQUIVALENT_PREFIX) :].partition(": ")
             if not sep or not reason.strip():
                 raise ValueError(f"{lesson.stem}/{current}: '{line}' needs '# EQUIVALENT <pattern>: <reason>'")
-            out.setdefault(current, []).append((pattern.strip(), reason.strip()))
+            entries.append((pattern.strip(), reason.strip()))
+        if not entries:
+            del out[current]
     return out
 
 
@@ -384,13 +408,17 @@ def score_lesson(path: str | Path, *, sample: int | None = None, seed: int = 0, 
     work = [(q, m) for q in lesson.questions for m in question_mutants(lesson, q)]
     if sample is not None and sample < len(work):
         work = random.Random(f"{seed}-{lesson.stem}").sample(work, sample)
+    used: set[tuple[str, str]] = set()
     for q, m in work:
-        reason = next((r for pattern, r in known.get(q.name, []) if fnmatch.fnmatchcase(m.id, pattern)), None)
+        match = next(((p, r) for p, r in known.get(q.name, []) if fnmatch.fnmatchcase(m.id, p)), None)
         outcome = run_mutant(lesson, q, m, env, timeout)
         outcome.mutant = f"{q.name}: {m.id}"
-        if outcome.status == "survived" and reason is not None:
-            outcome.status, outcome.detail = "equivalent", reason
+        if outcome.status == "survived" and match is not None:
+            outcome.status, outcome.detail = "equivalent", match[1]
+            used.add((q.name, match[0]))
         result.outcomes.append(outcome)
+    if sample is None:  # an equivalence claimed for mutants that the checks kill (or that no longer exist) is stale
+        result.unused = [f"{q}: {p}" for q, entries in known.items() for p, _ in entries if (q, p) not in used]
     result.seconds = time.process_time() - start
     return result
 
@@ -425,11 +453,29 @@ def markdown(scores: list[LessonScore], command: str, machine: str = "") -> str:
     if crashes:
         lines += ["", "## Crashes (weak checks: no message for the student)"]
         lines += [f"- {lesson} {o.mutant}: {o.detail}" for lesson, o in crashes]
+    unused = [(s.lesson, u) for s in scores for u in s.unused]
+    if unused:
+        lines += ["", "## Equivalent patterns that match no surviving mutant (stale: remove or correct them)"]
+        lines += [f"- {lesson} {u}" for lesson, u in unused]
     equivalent = [(s.lesson, o) for s in scores for o in s.outcomes if o.status == "equivalent"]
     if equivalent:
         lines += ["", "## Equivalent mutants (still correct answers; the reasons are in the lesson sources)"]
         lines += [f"- {lesson} {o.mutant}: {o.detail}" for lesson, o in equivalent]
     return "\n".join(lines) + "\n"
+
+
+def write_report(scores: list[LessonScore], out: str | Path, command: str, machine: str = "") -> None:
+    """Write the markdown report to ``out`` and the outcomes of every mutant next to it (``.json``)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown(scores, command, machine))
+    payload = {"command": command, "machine": machine, "lessons": [{**asdict(s), "score": s.score} for s in scores]}
+    out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def report_command(path: str | Path) -> str:
+    """The command that wrote a report (from its ``.json``)."""
+    return json.loads(Path(path).with_suffix(".json").read_text())["command"]
 
 
 def read_report(path: str | Path) -> list[LessonScore]:
@@ -438,7 +484,7 @@ def read_report(path: str | Path) -> list[LessonScore]:
     out = []
     for row in data["lessons"]:
         outcomes = [Outcome(**o) for o in row["outcomes"]]
-        out.append(LessonScore(row["lesson"], row["digest"], outcomes, row["seconds"]))
+        out.append(LessonScore(row["lesson"], row["digest"], outcomes, row["seconds"], row.get("unused", [])))
     return out
 
 
@@ -473,15 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(scores, command.strip(), machine)
     print(text)
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        payload = {
-            "command": command.strip(),
-            "machine": machine,
-            "lessons": [{**asdict(s), "score": s.score} for s in scores],
-        }
-        out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
+        write_report(scores, args.out, command.strip(), machine)
     return 0
 
 
