@@ -264,20 +264,23 @@ class _Replace(ast.NodeTransformer):
 
 
 def mutants_of(source: str, lesson: str = "", question: str = "") -> list[Mutant]:
-    """Every single-operator mutant of the graded block of one solution cell."""
+    """Every single-operator mutant of the graded block of one solution cell; a change that gives the same program
+    as the solution or as an earlier mutant is left out (it would be run twice)."""
     begin, end = solution_lines(source)
     tree = ast.parse(source)
     skip = _skip_ids(tree)
     out = []
     seen: set[str] = set()
+    programs = {ast.unparse(tree)}
     for node in ast.walk(tree):
         line = getattr(node, "lineno", None)
         if line is None or not begin < line < end or id(node) in skip:
             continue
         for change, how in _changes(node):
             text = _mutate_at(tree, node, how)
-            if text is None:
+            if text is None or text in programs:
                 continue
+            programs.add(text)
             ident = f"L{line - begin}:{node.col_offset} {change}"
             if ident in seen:
                 ident += f" #{sum(s.startswith(ident) for s in seen) + 1}"
@@ -443,9 +446,11 @@ def markdown(scores: list[LessonScore], command: str, machine: str = "") -> str:
     for s in scores:
         lines.append(
             f"| {s.lesson} | {len(s.outcomes)} | {s.count('killed')} | {s.count('crashed')} | {s.count('timeout')} "
-            f"| {s.count('equivalent')} | {s.count('survived')} | {s.score:.1%} | {s.seconds:.0f} | `{s.digest}` |"
+            f"| {s.count('equivalent')} | {s.count('survived')} | {s.score:.1%} | {s.seconds:.1f} | `{s.digest}` |"
         )
-    lines += ["", f"Overall: {killed} of {total - equiv} non-equivalent mutants killed ({overall:.2%}).", ""]
+    cpu = sum(s.seconds for s in scores)
+    summary = f"Overall: {killed} of {total - equiv} non-equivalent mutants killed ({overall:.2%}); {cpu:.0f} CPU s."
+    lines += ["", summary, ""]
     survivors = [(s.lesson, o) for s in scores for o in s.outcomes if o.status == "survived"]
     lines.append("## Surviving mutants" if survivors else "No mutant survives.")
     lines += [f"- {lesson} {o.mutant}" for lesson, o in survivors]
