@@ -117,6 +117,7 @@ def invariant_mass(p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
 
 # %% tags=["wrong"]
 # WRONG: Euclidean metric, E^2 + |p|^2
+# EXPECT: the metric sign is wrong
 def invariant_mass(p1, p2):
     total = p1 + p2
     return np.sqrt(total[:, 0] ** 2 + np.sum(total[:, 1:] ** 2, axis=1))
@@ -124,6 +125,7 @@ def invariant_mass(p1, p2):
 
 # %% tags=["wrong"]
 # WRONG: returns m^2 instead of m
+# EXPECT: you returned m^2, not m
 def invariant_mass(p1, p2):
     total = p1 + p2
     return total[:, 0] ** 2 - np.sum(total[:, 1:] ** 2, axis=1)
@@ -131,11 +133,16 @@ def invariant_mass(p1, p2):
 
 # %% tags=["wrong"]
 # WRONG: adds the two masses instead of the four-vectors
+# EXPECT: you added the masses of the two particles
 def invariant_mass(p1, p2):
     m1 = np.sqrt(np.clip(p1[:, 0] ** 2 - np.sum(p1[:, 1:] ** 2, axis=1), 0, None))
     m2 = np.sqrt(np.clip(p2[:, 0] ** 2 - np.sum(p2[:, 1:] ** 2, axis=1), 0, None))
     return m1 + m2
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L3:19 swap arguments 1,2: np.clip(0.0, m2, None) is max(0, m2) element by element, the same as np.clip(m2,
+#   0.0, None)
 
 # %% tags=["check"]
 checks.invariant_mass(invariant_mass)
@@ -169,6 +176,7 @@ def mc_integral(f, n: int, rng: np.random.Generator) -> tuple[float, float]:
 
 # %% tags=["wrong"]
 # WRONG: quotes the spread of single samples, std(f), as the error of the mean
+# EXPECT: is the spread of single samples
 def mc_integral(f, n, rng):
     values = f(rng.uniform(0.0, 1.0, n))
     return float(values.mean()), float(values.std())
@@ -176,10 +184,15 @@ def mc_integral(f, n, rng):
 
 # %% tags=["wrong"]
 # WRONG: ignores the generator it is given and uses the global NumPy state
+# EXPECT: draw the points from the rng you are given
 def mc_integral(f, n, rng):
     values = f(np.random.uniform(0.0, 1.0, n))  # noqa: NPY002  (the mistake this answer records)
     return float(values.mean()), float(values.std() / np.sqrt(n))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L2:55 Constant 1->*: ddof=0 or ddof=2 instead of ddof=1 changes the error by one part in 10^4 at n = 10000,
+#   far below its own statistical uncertainty; each is a correct standard error of the mean
 
 # %% tags=["check"]
 checks.mc_integral(mc_integral)
@@ -212,12 +225,14 @@ def sample_lifetime(n: int, tau: float, rng: np.random.Generator) -> np.ndarray:
 
 # %% tags=["wrong"]
 # WRONG: treats tau as a decay rate, so the mean time is 1/tau
+# EXPECT: you used tau as a rate
 def sample_lifetime(n, tau, rng):
     return -np.log1p(-rng.uniform(0.0, 1.0, n)) / tau
 
 
 # %% tags=["wrong"]
 # WRONG: a uniform distribution with the right mean is not an exponential one
+# EXPECT: the times are not exponentially distributed
 def sample_lifetime(n, tau, rng):
     return rng.uniform(0.0, 2 * tau, n)
 

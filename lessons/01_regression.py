@@ -81,22 +81,30 @@ def gaussian_nll(pred: torch.Tensor, target: torch.Tensor, sigma: torch.Tensor) 
 
 # %% tags=["wrong"]
 # WRONG: the mean absolute error, not the Gaussian likelihood
+# EXPECT: this is the mean absolute error
 def gaussian_nll(pred, target, sigma):
     return torch.mean(torch.abs(target - pred))
 
 
 # %% tags=["wrong"]
 # WRONG: drops the log(sigma) term, which matters when sigma differs between points
+# EXPECT: the log(sigma) term is missing
 def gaussian_nll(pred, target, sigma):
     return torch.mean((target - pred) ** 2 / (2 * sigma**2))
 
 
 # %% tags=["wrong"]
 # WRONG: converts to a Python float, so no gradient can flow
+# EXPECT: the loss is not differentiable
 def gaussian_nll(pred, target, sigma):
     value = float(torch.mean((target - pred) ** 2 / (2 * sigma**2) + torch.log(sigma)))
     return torch.tensor(value)
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L1:22 drop right of Add: drops the constant log(2 pi)/2, which changes neither the fit nor the gradients;
+#   the exercise accepts the NLL with or without it
+# EQUIVALENT L1:23 swap operands of Sub: (pred - target)^2 = (target - pred)^2
 
 # %% tags=["check"]
 checks.gaussian_nll(gaussian_nll)
@@ -164,6 +172,7 @@ def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np
 
 # %% tags=["wrong"]
 # WRONG: statistics from training and test data together (the test set leaks into training)
+# EXPECT: leaks test data into training
 def standardize(x_train, x_test):
     both = np.concatenate([x_train, x_test])
     mean, std = both.mean(axis=0), both.std(axis=0)
@@ -172,6 +181,7 @@ def standardize(x_train, x_test):
 
 # %% tags=["wrong"]
 # WRONG: each set scaled with its own statistics, so the two no longer share one coordinate system
+# EXPECT: you scaled the test set with its own statistics
 def standardize(x_train, x_test):
     return (x_train - x_train.mean(0)) / x_train.std(0), (x_test - x_test.mean(0)) / x_test.std(0)
 
@@ -390,6 +400,7 @@ def select_degree(x_train, y_train, x_val, y_val, max_degree: int) -> int:
 
 # %% tags=["wrong"]
 # WRONG: chooses by the training error, which always prefers the largest degree
+# EXPECT: that is what the training error prefers
 def select_degree(x_train, y_train, x_val, y_val, max_degree):
     errors = []
     for degree in range(max_degree + 1):
@@ -397,6 +408,11 @@ def select_degree(x_train, y_train, x_val, y_val, max_degree):
         errors.append(np.mean((poly(x_train) - y_train) ** 2))
     return int(np.argmin(errors))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L4:22 call mean->sum: the sum of squared errors over one validation set is n times their mean, so it picks
+#   the same degree
+# EQUIVALENT L4:31 swap operands of Sub: (y_val - poly(x_val))^2 = (poly(x_val) - y_val)^2
 
 # %% tags=["check"]
 checks.select_degree(select_degree)
@@ -574,6 +590,7 @@ def backprop(params: dict, x: np.ndarray, y: np.ndarray) -> dict:
 
 # %% tags=["wrong"]
 # WRONG: forgets the derivative of tanh on the way back
+# EXPECT: multiply by its derivative 1 - tanh(z)^2
 def backprop(params, x, y):
     a = np.tanh(x @ params["W1"].T + params["b1"])
     delta = 2.0 * (a @ params["w2"] + params["b2"] - y) / len(y)
@@ -583,6 +600,7 @@ def backprop(params, x, y):
 
 # %% tags=["wrong"]
 # WRONG: sign error, dL/df = 2 (y - f) / n
+# EXPECT: every gradient has the wrong sign
 def backprop(params, x, y):
     a = np.tanh(x @ params["W1"].T + params["b1"])
     delta = 2.0 * (y - (a @ params["w2"] + params["b2"])) / len(y)

@@ -87,12 +87,14 @@ def bce_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 # %% tags=["wrong"]
 # WRONG: forgets the sigmoid and takes the log of the raw logits
+# EXPECT: did you take the log of the raw logits?
 def bce_loss(logits, labels):
     return -torch.mean(labels * torch.log(logits) + (1 - labels) * torch.log(1 - logits))
 
 
 # %% tags=["wrong"]
 # WRONG: sign error, returns the log-likelihood instead of its negative
+# EXPECT: the sign is wrong
 def bce_loss(logits, labels):
     s = torch.sigmoid(logits)
     return torch.mean(labels * torch.log(s) + (1 - labels) * torch.log(1 - s))
@@ -168,12 +170,14 @@ def likelihood_ratio(s: np.ndarray, n_sig: int, n_bkg: int) -> np.ndarray:
 
 # %% tags=["wrong"]
 # WRONG: upside down, (1 - s)/s is the background-over-signal ratio
+# EXPECT: the ratio is upside down
 def likelihood_ratio(s, n_sig, n_bkg):
     return (1.0 - s) / s * (n_sig / n_bkg)
 
 
 # %% tags=["wrong"]
 # WRONG: ignores the class sizes, correct only for balanced training sets
+# EXPECT: divide out n_sig/n_bkg
 def likelihood_ratio(s, n_sig, n_bkg):
     return s / (1.0 - s)
 
@@ -234,6 +238,7 @@ def train_ratio_classifier(x: np.ndarray, y: np.ndarray, seed: int):
 
 # %% tags=["wrong"]
 # WRONG: predict returns the raw logits, not probabilities (the sigmoid is missing)
+# EXPECT: did you forget the sigmoid on the network output?
 def train_ratio_classifier(x, y, seed):
     torch.manual_seed(seed)
     mean, std = x.mean(axis=0), x.std(axis=0)
@@ -258,6 +263,7 @@ def train_ratio_classifier(x, y, seed):
 
 # %% tags=["wrong"]
 # WRONG: trained on shuffled labels (a bookkeeping slip that decouples x from y)
+# EXPECT: predict does not separate signal (label 1) from background
 def train_ratio_classifier(x, y, seed):
     torch.manual_seed(seed)
     mean, std = x.mean(axis=0), x.std(axis=0)
@@ -282,6 +288,20 @@ def train_ratio_classifier(x, y, seed):
         torch.sigmoid(model(torch.as_tensor((x_new - mean) / std, dtype=torch.float32))).squeeze(-1).detach().numpy()
     )
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L2:32 remove axis=: one mean and std for both features still brings the inputs to order one; the learned
+#   ratio is a little worse (median log error 0.18-0.24 against 0.09-0.15 for the solution, seeds 0-2) but meets the
+#   bound any trained classifier must meet, and how to scale the inputs is not what is graded
+# EQUIVALENT L3:* Constant 32->*: the width of the hidden layers is a free choice; the check grades the trained ratio
+#   (median log error 0.08-0.16 over the check's seeds 0-2, bound 0.35)
+# EQUIVALENT L13:15 Constant 25->*: one epoch more or less is a free choice (median log error 0.10-0.17)
+# EQUIVALENT L14:19 Constant 256->*: the batch size is a free choice (median log error 0.09-0.15)
+# EQUIVALENT L15:11 Constant 0.005->0.01: twice the learning rate trains Adam to the same ratio (median log error
+#   0.08-0.17)
+# EQUIVALENT L17:17 Constant False->True: progress=True only prints the training progress
+# EQUIVALENT L7:84 remove USub: squeeze(1) and squeeze(-1) drop the same axis of the (n, 1) network output
+# EQUIVALENT L22:95 remove USub: squeeze(1) and squeeze(-1) drop the same axis of the (n, 1) network output
 
 # %% tags=["check"]
 checks.train_ratio_classifier(train_ratio_classifier)
@@ -422,6 +442,7 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 # %% tags=["wrong"]
 # WRONG: classes swapped, gives 1 - AUC
+# EXPECT: you get 1 - AUC
 def auc(scores, labels):
     sig, bkg = scores[labels == 0], scores[labels == 1]
     return float(np.mean((sig[:, None] > bkg[None, :]) + 0.5 * (sig[:, None] == bkg[None, :])))
@@ -429,6 +450,7 @@ def auc(scores, labels):
 
 # %% tags=["wrong"]
 # WRONG: ignores ties
+# EXPECT: ties are not counted
 def auc(scores, labels):
     sig, bkg = scores[labels == 1], scores[labels == 0]
     return float(np.mean(sig[:, None] > bkg[None, :]))

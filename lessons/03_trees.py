@@ -184,6 +184,7 @@ def best_split(x: np.ndarray, y: np.ndarray, impurity) -> tuple[float, float]:
 
 # %% tags=["wrong"]
 # WRONG: adds the children's impurities without weighting them by their share of the points
+# EXPECT: your split minimises H(left) + H(right)
 def best_split(x, y, impurity):
     order = np.argsort(x)
     xs, ys = x[order], y[order]
@@ -194,6 +195,7 @@ def best_split(x, y, impurity):
 
 # %% tags=["wrong"]
 # WRONG: weights each child's impurity with the other child's share (the wrong node weights)
+# EXPECT: weights each child by the other child's share
 def best_split(x, y, impurity):
     order = np.argsort(x)
     xs, ys = x[order], y[order]
@@ -205,6 +207,7 @@ def best_split(x, y, impurity):
 
 # %% tags=["wrong"]
 # WRONG: maximises the weighted impurity instead of minimising it
+# EXPECT: are you maximising instead of minimising
 def best_split(x, y, impurity):
     order = np.argsort(x)
     xs, ys = x[order], y[order]
@@ -213,6 +216,12 @@ def best_split(x, y, impurity):
     k = int(np.argmax(scores)) + 1
     return 0.5 * (xs[k - 1] + xs[k]), scores[k - 1]
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L5:19 Constant 1->0: also trying k = 0 (an empty left child) adds a candidate that scores the parent's
+#   impurity, which is never below the best real cut (the impurity is concave); for a pure node, where they tie, the
+#   threshold it returns still makes a real cut with the same score
+# EQUIVALENT L9:11 Lt->LtE: keeps the last of equally good cuts instead of the first: either is a best split
 
 # %% tags=["check"]
 checks.best_split(best_split)
@@ -298,12 +307,14 @@ def bootstrap_samples(n: int, n_models: int, rng: np.random.Generator) -> np.nda
 
 # %% tags=["wrong"]
 # WRONG: permutes the events (draws without replacement), so every model sees the same jets
+# EXPECT: that is a permutation (drawing without replacement)
 def bootstrap_samples(n, n_models, rng):
     return np.stack([rng.permutation(n) for _ in range(n_models)])
 
 
 # %% tags=["wrong"]
 # WRONG: draws one bootstrap sample and gives it to every model
+# EXPECT: some models got identical samples
 def bootstrap_samples(n, n_models, rng):
     sample = rng.integers(0, n, size=n)
     return np.tile(sample, (n_models, 1))
@@ -311,6 +322,7 @@ def bootstrap_samples(n, n_models, rng):
 
 # %% tags=["wrong"]
 # WRONG: ignores the generator it is given, so the result is not reproducible
+# EXPECT: draw from the rng argument, not np.random
 def bootstrap_samples(n, n_models, rng):
     return np.random.randint(0, n, size=(n_models, n))  # noqa: NPY002
 
@@ -383,12 +395,14 @@ def boosting_residuals(raw_score: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 # %% tags=["wrong"]
 # WRONG: the residual of a squared error on the raw score, with no sigmoid
+# EXPECT: you returned y - F
 def boosting_residuals(raw_score, y):
     return y - raw_score
 
 
 # %% tags=["wrong"]
 # WRONG: the gradient itself, not the negative gradient
+# EXPECT: you returned the gradient p - y
 def boosting_residuals(raw_score, y):
     return 1.0 / (1.0 + np.exp(-raw_score)) - y
 
@@ -517,18 +531,21 @@ def r30(eff_s: np.ndarray, eff_b: np.ndarray) -> float:
 
 # %% tags=["wrong"]
 # WRONG: returns the background efficiency instead of its inverse
+# EXPECT: you returned the background efficiency eps_B
 def r30(eff_s, eff_b):
     return float(np.interp(0.3, eff_s, eff_b))
 
 
 # %% tags=["wrong"]
 # WRONG: inverts the signal efficiency, 1/eps_S
+# EXPECT: you returned 1/eps_S
 def r30(eff_s, eff_b):
     return 1.0 / 0.3
 
 
 # %% tags=["wrong"]
 # WRONG: takes the ROC point nearest to eps_S = 0.3 instead of interpolating
+# EXPECT: interpolate eps_B linearly
 def r30(eff_s, eff_b):
     return float(1.0 / eff_b[np.argmin(np.abs(eff_s - 0.3))])
 

@@ -150,15 +150,20 @@ def gaussian_nll(y: np.ndarray, mean: np.ndarray, log_var: np.ndarray) -> float:
 
 # %% tags=["wrong"]
 # WRONG: the squared residual over the variance without the log-variance term
+# EXPECT: the 0.5 * log_var term is missing
 def gaussian_nll(y, mean, log_var):
     return float(np.mean(0.5 * (y - mean) ** 2 * np.exp(-log_var)))
 
 
 # %% tags=["wrong"]
 # WRONG: summed over points instead of averaged
+# EXPECT: you summed over points
 def gaussian_nll(y, mean, log_var):
     return float(np.sum(0.5 * log_var + 0.5 * (y - mean) ** 2 * np.exp(-log_var)))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L1:48 swap operands of Sub: (mean - y)^2 = (y - mean)^2
 
 # %% tags=["check"]
 checks.gaussian_nll(gaussian_nll)
@@ -290,6 +295,7 @@ def ensemble_predict(make_member, x: np.ndarray, n_members: int) -> tuple[np.nda
 
 # %% tags=["wrong"]
 # WRONG: every member gets the same seed, so they are identical and the epistemic part vanishes
+# EXPECT: members that share a seed are identical copies
 def ensemble_predict(make_member, x, n_members):
     outputs = [make_member(0)(x) for _ in range(n_members)]
     means = np.stack([m for m, _ in outputs])
@@ -299,6 +305,7 @@ def ensemble_predict(make_member, x, n_members):
 
 # %% tags=["wrong"]
 # WRONG: only the mean of the variances (aleatoric), no spread of the means
+# EXPECT: your variance is the mean of the members' variances only
 def ensemble_predict(make_member, x, n_members):
     outputs = [make_member(seed)(x) for seed in range(n_members)]
     return np.mean([m for m, _ in outputs], axis=0), np.mean([v for _, v in outputs], axis=0)
@@ -483,16 +490,23 @@ def coverage(y: np.ndarray, mean: np.ndarray, std: np.ndarray, level: float) -> 
 
 # %% tags=["wrong"]
 # WRONG: always counts points within one sigma, whatever the level
+# EXPECT: you counted points within 1 sigma
 def coverage(y, mean, std, level):
     return float(np.mean(np.abs(y - mean) <= std))
 
 
 # %% tags=["wrong"]
 # WRONG: a one-sided quantile, z = Phi^-1(level)
+# EXPECT: a one-sided quantile
 def coverage(y, mean, std, level):
     z = stats.norm.ppf(level)
     return float(np.mean(np.abs(y - mean) <= z * std))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L2:32 swap operands of Sub: |mean - y| = |y - mean|
+# EQUIVALENT L2:25 LtE->Lt: |y - mean| < z std and <= z std differ only when they are equal, which has probability zero
+#   for continuous y
 
 # %% tags=["check"]
 checks.coverage(coverage)

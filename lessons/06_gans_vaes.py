@@ -144,21 +144,27 @@ def wasserstein_1d(x: np.ndarray, y: np.ndarray) -> float:
 
 # %% tags=["wrong"]
 # WRONG: pairs the events in the order they came instead of by quantile
+# EXPECT: you compared the events in the order they came
 def wasserstein_1d(x, y):
     return float(np.mean(np.abs(x - y)))
 
 
 # %% tags=["wrong"]
 # WRONG: the root mean square of the quantile differences is W2, not W1
+# EXPECT: that is W2
 def wasserstein_1d(x, y):
     return float(np.sqrt(np.mean((np.sort(x) - np.sort(y)) ** 2)))
 
 
 # %% tags=["wrong"]
 # WRONG: compares only the means, blind to any change of shape
+# EXPECT: that is the difference of the means
 def wasserstein_1d(x, y):
     return float(abs(np.mean(x) - np.mean(y)))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L1:32 swap operands of Sub: |sort(y) - sort(x)| = |sort(x) - sort(y)|
 
 # %% tags=["check"]
 checks.wasserstein_1d(wasserstein_1d)
@@ -299,18 +305,21 @@ def generator_loss(d_fake_logits: torch.Tensor) -> torch.Tensor:
 
 # %% tags=["wrong"]
 # WRONG: the saturating loss log(1 - D), whose gradient vanishes when D rejects the fakes
+# EXPECT: that is the saturating loss
 def generator_loss(d_fake_logits):
     return -torch.nn.functional.softplus(d_fake_logits).mean()
 
 
 # %% tags=["wrong"]
 # WRONG: labels the fakes 0, as the discriminator does, so the generator learns to look fake
+# EXPECT: you labelled the fakes 0
 def generator_loss(d_fake_logits):
     return torch.nn.functional.binary_cross_entropy_with_logits(d_fake_logits, torch.zeros_like(d_fake_logits))
 
 
 # %% tags=["wrong"]
 # WRONG: log of the sigmoid, which underflows to log(0) = -inf for very negative logits
+# EXPECT: sigmoid underflows to 0 there
 def generator_loss(d_fake_logits):
     return -torch.log(torch.sigmoid(d_fake_logits)).mean()
 
@@ -503,12 +512,14 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 # %% tags=["wrong"]
 # WRONG: samples the distribution directly, so no gradient reaches the encoder
+# EXPECT: no gradient reaches mu and logvar
 def reparameterize(mu, logvar):
     return torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()
 
 
 # %% tags=["wrong"]
 # WRONG: the trick inside torch.no_grad(), which cuts the graph just the same
+# EXPECT: do not sample inside torch.no_grad()
 def reparameterize(mu, logvar):
     with torch.no_grad():
         return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
@@ -516,9 +527,14 @@ def reparameterize(mu, logvar):
 
 # %% tags=["wrong"]
 # WRONG: scales the noise by the variance exp(logvar) instead of the standard deviation
+# EXPECT: the standard deviation is exp(logvar / 2)
 def reparameterize(mu, logvar):
     return mu + torch.exp(logvar) * torch.randn_like(mu)
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L2:11 Add->Sub: mu - sigma * eps is the same draw, since -eps is standard normal too; dz/dmu = 1 and
+#   dz/dlogvar = (z - mu) / 2 still hold
 
 # %% tags=["check"]
 checks.reparameterize(reparameterize)
@@ -548,6 +564,7 @@ def negative_elbo(x, x_mean, log_sigma_x, mu, logvar, beta: float) -> torch.Tens
 
 # %% tags=["wrong"]
 # WRONG: subtracts the KL term, rewarding codes far from the prior
+# EXPECT: the KL term has the wrong sign
 def negative_elbo(x, x_mean, log_sigma_x, mu, logvar, beta):
     sigma = torch.exp(log_sigma_x)
     nll = (0.5 * ((x - x_mean) / sigma) ** 2 + log_sigma_x + 0.5 * np.log(2 * np.pi)).sum(dim=1)
@@ -556,6 +573,7 @@ def negative_elbo(x, x_mean, log_sigma_x, mu, logvar, beta):
 
 # %% tags=["wrong"]
 # WRONG: reads logvar as log sigma
+# EXPECT: logvar is log sigma^2, not log sigma
 def negative_elbo(x, x_mean, log_sigma_x, mu, logvar, beta):
     sigma = torch.exp(log_sigma_x)
     nll = (0.5 * ((x - x_mean) / sigma) ** 2 + log_sigma_x + 0.5 * np.log(2 * np.pi)).sum(dim=1)
@@ -564,10 +582,14 @@ def negative_elbo(x, x_mean, log_sigma_x, mu, logvar, beta):
 
 # %% tags=["wrong"]
 # WRONG: the mean squared error instead of the Gaussian likelihood with its width and constants
+# EXPECT: the reconstruction term is the squared error
 def negative_elbo(x, x_mean, log_sigma_x, mu, logvar, beta):
     mse = ((x - x_mean) ** 2).mean(dim=1)
     return mse + beta * 0.5 * (mu**2 + torch.exp(logvar) - logvar - 1).sum(dim=1)
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L2:19 swap operands of Sub: ((x_mean - x) / sigma)^2 = ((x - x_mean) / sigma)^2
 
 # %% tags=["check"]
 checks.negative_elbo(negative_elbo)

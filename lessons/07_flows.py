@@ -89,6 +89,7 @@ def flow_log_prob(x: torch.Tensor, to_noise) -> torch.Tensor:
 
 # %% tags=["wrong"]
 # WRONG: forgets the Jacobian, as if the map did not stretch space
+# EXPECT: you left out the Jacobian
 def flow_log_prob(x, to_noise):
     z, log_det = to_noise(x)
     return (-0.5 * z**2 - 0.5 * np.log(2 * np.pi)).sum(dim=1)
@@ -96,6 +97,7 @@ def flow_log_prob(x, to_noise):
 
 # %% tags=["wrong"]
 # WRONG: subtracts the log-determinant (the sign for the inverse map)
+# EXPECT: wrong sign of the log-determinant
 def flow_log_prob(x, to_noise):
     z, log_det = to_noise(x)
     return (-0.5 * z**2 - 0.5 * np.log(2 * np.pi)).sum(dim=1) - log_det
@@ -103,6 +105,7 @@ def flow_log_prob(x, to_noise):
 
 # %% tags=["wrong"]
 # WRONG: drops the normalisation of the Gaussian
+# EXPECT: the base density needs its normalisation
 def flow_log_prob(x, to_noise):
     z, log_det = to_noise(x)
     return (-0.5 * z**2).sum(dim=1) + log_det
@@ -151,6 +154,7 @@ def affine_coupling(x: torch.Tensor, mask: torch.Tensor, conditioner) -> tuple[t
 
 # %% tags=["wrong"]
 # WRONG: the conditioner sees the features it transforms, so the Jacobian is not triangular
+# EXPECT: the conditioner must see only the unchanged features
 def affine_coupling(x, mask, conditioner):
     s, t = conditioner(x)
     return mask * x + (1 - mask) * (x * torch.exp(s) + t), ((1 - mask) * s).sum(dim=1)
@@ -158,6 +162,7 @@ def affine_coupling(x, mask, conditioner):
 
 # %% tags=["wrong"]
 # WRONG: sums s over every feature, also the unchanged ones
+# EXPECT: sum s only over the transformed features
 def affine_coupling(x, mask, conditioner):
     s, t = conditioner(mask * x)
     return mask * x + (1 - mask) * (x * torch.exp(s) + t), s.sum(dim=1)
@@ -165,6 +170,7 @@ def affine_coupling(x, mask, conditioner):
 
 # %% tags=["wrong"]
 # WRONG: sums the scale factors exp(s) instead of their logarithms
+# EXPECT: not of exp(s)
 def affine_coupling(x, mask, conditioner):
     s, t = conditioner(mask * x)
     return mask * x + (1 - mask) * (x * torch.exp(s) + t), ((1 - mask) * torch.exp(s)).sum(dim=1)
@@ -193,6 +199,7 @@ def affine_coupling_inverse(z: torch.Tensor, mask: torch.Tensor, conditioner) ->
 
 # %% tags=["wrong"]
 # WRONG: undoes the steps in the wrong order (divides first, then subtracts t)
+# EXPECT: undo the steps in reverse order
 def affine_coupling_inverse(z, mask, conditioner):
     s, t = conditioner(mask * z)
     return mask * z + (1 - mask) * (z * torch.exp(-s) - t)
@@ -200,6 +207,7 @@ def affine_coupling_inverse(z, mask, conditioner):
 
 # %% tags=["wrong"]
 # WRONG: multiplies by exp(s) again instead of dividing
+# EXPECT: dividing by exp(s) means multiplying by exp(-s)
 def affine_coupling_inverse(z, mask, conditioner):
     s, t = conditioner(mask * z)
     return mask * z + (1 - mask) * (z - t) * torch.exp(s)

@@ -92,12 +92,14 @@ def diffuse(x0: torch.Tensor, alpha_bar: torch.Tensor, eps: torch.Tensor) -> tor
 
 # %% tags=["wrong"]
 # WRONG: scales by the variances instead of the standard deviations, so the total variance shrinks
+# EXPECT: alpha_bar is the fraction of the *variance* kept
 def diffuse(x0, alpha_bar, eps):
     return alpha_bar * x0 + (1 - alpha_bar) * eps
 
 
 # %% tags=["wrong"]
 # WRONG: swaps the roles of signal and noise
+# EXPECT: alpha_bar multiplies the data
 def diffuse(x0, alpha_bar, eps):
     return torch.sqrt(1 - alpha_bar) * x0 + torch.sqrt(alpha_bar) * eps
 
@@ -163,12 +165,14 @@ def cfm_target(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> tuple[tor
 
 # %% tags=["wrong"]
 # WRONG: the velocity points from the data to the noise
+# EXPECT: the velocity points from the noise to the data
 def cfm_target(x0, x1, t):
     return (1 - t) * x0 + t * x1, x0 - x1
 
 
 # %% tags=["wrong"]
 # WRONG: the path runs from the data to the noise
+# EXPECT: the path runs the wrong way
 def cfm_target(x0, x1, t):
     return t * x0 + (1 - t) * x1, x1 - x0
 
@@ -258,6 +262,7 @@ def euler_sample(velocity, x0: torch.Tensor, n_steps: int) -> torch.Tensor:
 
 # %% tags=["wrong"]
 # WRONG: never advances the time, so a time-dependent field is always read at t = 0
+# EXPECT: the time never advances
 def euler_sample(velocity, x0, n_steps):
     x = x0
     for _ in range(n_steps):
@@ -267,6 +272,7 @@ def euler_sample(velocity, x0, n_steps):
 
 # %% tags=["wrong"]
 # WRONG: a step of 1 / (n_steps - 1) overshoots t = 1
+# EXPECT: the step is h = 1 / n_steps
 def euler_sample(velocity, x0, n_steps):
     h = 1.0 / (n_steps - 1)
     x = x0
@@ -277,6 +283,7 @@ def euler_sample(velocity, x0, n_steps):
 
 # %% tags=["wrong"]
 # WRONG: steps against the velocity, as if integrating backwards from the data
+# EXPECT: you stepped against the velocity
 def euler_sample(velocity, x0, n_steps):
     h = 1.0 / n_steps
     x = x0
@@ -386,6 +393,7 @@ def divergence(velocity, x: torch.Tensor, t: float) -> torch.Tensor:
 
 # %% tags=["wrong"]
 # WRONG: the gradient of v.sum() sums every entry of the Jacobian, not only its diagonal
+# EXPECT: the sum of *all* entries of the Jacobian
 def divergence(velocity, x, t):
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(velocity(x, t).sum(), x)
@@ -394,6 +402,7 @@ def divergence(velocity, x, t):
 
 # %% tags=["wrong"]
 # WRONG: keeps the diagonal terms but does not add them up
+# EXPECT: sum the diagonal terms dv_i/dx_i over i
 def divergence(velocity, x, t):
     x = x.detach().requires_grad_(True)
     v = velocity(x, t)

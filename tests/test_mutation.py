@@ -1,15 +1,32 @@
-"""The mutation tester: its operators, its verdicts on weak and strong checks, and the equivalents it honours."""
+"""The mutation tester: its operators, its verdicts on weak and strong checks, and the equivalents it honours;
+then the committed report (``reports/mutation.md``): fresh for its lessons, and a seeded sample of their mutants
+still killed or documented as equivalent."""
 
 from __future__ import annotations
 
 import pytest
 
-from mlmc_course.grading.mutate import equivalents, markdown, mutants_of, score_lesson, solution_lines
+from mlmc_course.grading.lesson import read_lesson
+from mlmc_course.grading.mutate import (
+    equivalents,
+    lesson_digest,
+    markdown,
+    mutants_of,
+    read_report,
+    score_lesson,
+    solution_lines,
+)
+from tests.conftest import ROOT
+
+REPORT = ROOT / "reports" / "mutation.md"
+SAMPLE, SAMPLE_SEED = 25, 2024  # mutants per lesson in CI, and the seed that draws them
 
 SOLUTION = '''def f(x, n: int = 3) -> float:
     """Docstring: 1 + 2 is not mutated."""
     # BEGIN SOLUTION
     total = np.sum(x[: n - 1] * 2.0, axis=0)
+    if total > 0 and n > 1:
+        total = np.sqrt(total) + np.maximum(n, total) / total
     return -total if total < 0 else total
     # END SOLUTION
     # HINT: a hint
@@ -18,7 +35,7 @@ SOLUTION = '''def f(x, n: int = 3) -> float:
 
 def test_every_operator_class_makes_compilable_mutants_inside_the_solution_only():
     ids = {m.id for m in mutants_of(SOLUTION)}
-    assert solution_lines(SOLUTION) == (3, 6)
+    assert solution_lines(SOLUTION) == (3, 8)
     expected = {
         "L1:12 remove axis=",
         "L1:19 Mult->Div",
@@ -28,9 +45,16 @@ def test_every_operator_class_makes_compilable_mutants_inside_the_solution_only(
         "L1:27 Constant 1->2",
         "L1:32 Constant 2.0->4.0",
         "L1:42 Constant 0->1",
-        "L2:11 remove USub",
-        "L2:21 Lt->LtE",
-        "L2:21 Lt->GtE",
+        "L4:11 remove USub",
+        "L4:21 Lt->LtE",
+        "L4:21 Lt->GtE",
+        "L1:23 swap operands of Sub",
+        "L1:12 call sum->mean",
+        "L2:7 And->Or",
+        "L3:16 drop sqrt()",
+        "L3:33 call maximum->minimum",
+        "L3:33 swap arguments 1,2",
+        "L3:33 swap operands of Div",
     }
     assert expected <= ids, expected - ids
     assert not any(m.id.startswith("L0") or "Docstring" in m.source.split('"""')[0] for m in mutants_of(SOLUTION))
@@ -149,3 +173,84 @@ def test_a_malformed_equivalent_line_is_an_error(tmp_path):
     path.write_text(LESSON.replace("{extra_check}", "").replace(": a * 1 is a", ""))
     with pytest.raises(ValueError, match="needs '# EQUIVALENT <pattern>: <reason>'"):
         equivalents(read_lesson(path))
+
+
+def test_a_check_that_crashes_instead_of_failing_is_told_apart(tmp_path):
+    path = tmp_path / "98_mutation.py"
+    path.write_text(
+        LESSON.replace("{extra_check}", "").replace(
+            'require(area(2, 3) == 6, "2 by 3 should be 6")', 'assert area(2, 3) == 6, "2 by 3 should be 6"'
+        )
+    )
+    status = {o.mutant: o.status for o in score_lesson(path, timeout=2).outcomes}
+    assert status["area: L1:16 Constant 1->2"] == "crashed"  # a bare assert is not CheckFailed: no message
+    assert status["count: L2:10 Lt->LtE"] == "killed"
+
+
+def test_reasons_run_on_over_indented_comment_lines_and_unused_patterns_are_listed(tmp_path):
+    path = tmp_path / "98_mutation.py"
+    text = LESSON.replace("{extra_check}", "").replace(
+        "# EQUIVALENT L1:* drop right of Mult: a * 1 is a",
+        "# EQUIVALENT L1:* drop right of Mult: a * 1\n#   is a\n# EQUIVALENT L2:* Mult->Div: claimed, but killed",
+    )
+    path.write_text(text)
+    eq = equivalents(read_lesson(path))
+    assert eq["area"][1] == ("L1:* drop right of Mult", "a * 1 is a")
+    score = score_lesson(path, timeout=2)
+    assert score.unused == ["area: L2:* Mult->Div"]
+    assert "L2:* Mult->Div" in markdown([score], "test")
+    assert score_lesson(path, sample=3, timeout=2).unused == []  # a sample cannot tell
+
+
+def test_the_report_round_trips_and_the_digest_follows_the_sources(tmp_path):
+    from mlmc_course.grading.mutate import report_command, write_report
+
+    path = _lesson(tmp_path)
+    score = score_lesson(path, timeout=2)
+    write_report([score], tmp_path / "out" / "report.md", "the command", "2 CPU cores")
+    (back,) = read_report(tmp_path / "out" / "report.md")
+    assert back == score and report_command(tmp_path / "out" / "report.md") == "the command"
+    assert lesson_digest(read_lesson(path)) == score.digest
+    path.write_text(path.read_text().replace("width * b", "b * width"))
+    assert lesson_digest(read_lesson(path)) != score.digest
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The committed report and the CI sample: the lessons in reports/mutation.md are the ones whose checks are done.
+
+COMMITTED = read_report(REPORT) if REPORT.with_suffix(".json").exists() else []
+
+
+def _source(lesson: str):
+    return ROOT / "lessons" / f"{lesson}.py"
+
+
+def test_the_committed_report_exists_and_meets_the_target():
+    from mlmc_course.grading.mutate import report_command
+
+    assert COMMITTED, f"{REPORT} is missing: run the mutation test and commit its report"
+    command = report_command(REPORT)
+    for s in COMMITTED:
+        assert s.lesson[:2] in command.split(), f"{s.lesson} is in the report but not in its command {command!r}"
+        assert s.score >= 0.99, f"{s.lesson}: mutation score {s.score:.1%} < 99%"
+        assert not s.count("survived", "crashed"), f"{s.lesson}: surviving or crashing mutants in the report"
+        assert not s.unused, f"{s.lesson}: equivalent patterns that match no surviving mutant: {s.unused}"
+
+
+@pytest.mark.parametrize("score", COMMITTED, ids=lambda s: s.lesson)
+def test_the_committed_report_is_fresh(score):
+    from mlmc_course.grading.mutate import report_command
+
+    digest = lesson_digest(read_lesson(_source(score.lesson)))
+    assert digest == score.digest, (
+        f"{score.lesson}'s solutions, checks, equivalents or mutants changed since reports/mutation.md was "
+        f"written: rerun `{report_command(REPORT)}` and commit the report"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", [s.lesson for s in COMMITTED])
+def test_a_sample_of_the_mutants_is_killed_or_documented_equivalent(lesson):
+    score = score_lesson(_source(lesson), sample=SAMPLE, seed=SAMPLE_SEED, timeout=60)
+    bad = [f"{o.mutant} ({o.status}) {o.detail}" for o in score.outcomes if o.status in ("survived", "crashed")]
+    assert len(score.outcomes) == SAMPLE and not bad, "\n".join(bad)

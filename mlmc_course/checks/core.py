@@ -59,26 +59,36 @@ def call(answer: Callable[..., Any], *args, what: str, **kwargs) -> Any:
         raise CheckFailed(f"{what} raised {type(err).__name__}: {err}") from err
 
 
-def as_float(value: Any, what: str) -> float:
-    """Convert a scalar answer (a float, 0-d array or 0-d tensor) to float, or fail with a clear message."""
+def _array(value: Any, what: str) -> np.ndarray:
+    """``value`` (a number, list, NumPy array or torch tensor) as a float array, or a :class:`CheckFailed` that
+    names what came back instead (None, a string, a ragged list...)."""
+    if value is None:
+        raise CheckFailed(f"{what} is None: did the function forget to return its result?")
     if hasattr(value, "detach"):
-        if value.numel() != 1:
-            raise CheckFailed(f"{what} should be a single number, got a tensor of shape {tuple(value.shape)}")
-        value = value.detach().item()
-    arr = np.asarray(value)
+        value = value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        kind = type(value).__name__
+        raise CheckFailed(f"{what} should be a number or an array of numbers, got {kind} ({err})") from None
+
+
+def as_float(value: Any, what: str, *, finite: bool = True) -> float:
+    """Convert a scalar answer (a float, 0-d array or 0-d tensor) to float, or fail with a clear message;
+    ``finite=False`` lets NaN and infinity through, for a check that explains them itself."""
+    arr = _array(value, what)
     if arr.size != 1:
-        raise CheckFailed(f"{what} should be a single number, got shape {arr.shape}")
+        kind = "a tensor" if hasattr(value, "detach") else "an array"
+        raise CheckFailed(f"{what} should be a single number, got {kind} of shape {arr.shape}")
     out = float(arr.reshape(()))
-    if not np.isfinite(out):
+    if finite and not np.isfinite(out):
         raise CheckFailed(f"{what} is {out}; it should be a finite number")
     return out
 
 
 def as_numpy(value: Any, what: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Convert an array answer to a float NumPy array, checking its shape and finiteness."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    arr = np.asarray(value, dtype=float)
+    arr = _array(value, what)
     if shape is not None and arr.shape != shape:
         raise CheckFailed(f"{what} should have shape {shape}, got {arr.shape}")
     if not np.all(np.isfinite(arr)):

@@ -19,8 +19,8 @@ def invariant_mass(answer, seed: int = 0) -> None:
     """``answer(p1, p2)`` takes two arrays of four-momenta ``(n, 4)`` = (E, px, py, pz) in GeV and returns the
     invariant mass of each pair, shape ``(n,)``."""
     rng = check_rng(seed)
-    p1, _ = _random_four_vectors(rng, 50)
-    p2, _ = _random_four_vectors(rng, 50)
+    p1, m1 = _random_four_vectors(rng, 50)
+    p2, m2 = _random_four_vectors(rng, 50)
     tot = p1 + p2
     want = np.sqrt(np.maximum(tot[:, 0] ** 2 - (tot[:, 1:] ** 2).sum(1), 0))
     got = as_numpy(call(answer, p1.copy(), p2.copy(), what="invariant_mass(p1, p2)"), "invariant_mass(p1, p2)", (50,))
@@ -31,6 +31,11 @@ def invariant_mass(answer, seed: int = 0) -> None:
         not np.allclose(got, e_plus_p, rtol=1e-6),
         "the metric sign is wrong: m^2 = E^2 - |p|^2 (mostly-minus metric), not E^2 + |p|^2",
     )
+    if np.allclose(got, m1 + m2, rtol=1e-6, atol=1e-5):
+        raise CheckFailed(
+            "you added the masses of the two particles; the invariant mass of the pair comes from their summed "
+            "four-vector, m^2 = (E1 + E2)^2 - |p1 + p2|^2, and includes their relative motion"
+        )
     require(
         np.allclose(got, want, rtol=1e-6, atol=1e-6),
         "invariant masses do not match m = sqrt((E1+E2)^2 - |p1+p2|^2); add the four-vectors first, then square",
@@ -38,8 +43,18 @@ def invariant_mass(answer, seed: int = 0) -> None:
     # Z -> mu mu at rest: back-to-back muons of 45.6 GeV each must give 91.2 GeV.
     mu = np.array([[45.6, 0.0, 0.0, 45.6]])
     anti = np.array([[45.6, 0.0, 0.0, -45.6]])
-    m = as_float(call(answer, mu, anti, what="invariant_mass for back-to-back muons")[0], "the Z mass")
+    m = as_numpy(call(answer, mu, anti, what="invariant_mass for back-to-back muons"), "the Z mass", (1,))[0]
     require(abs(m - 91.2) < 1e-6, f"two back-to-back 45.6 GeV muons should give 91.2 GeV, got {m:.4g}")
+    # pi0 -> gamma gamma: two 5 GeV photons at a small opening angle make a light pair, m = 10 sin(a) GeV.
+    a = np.arcsin(0.0135)
+    g1 = np.array([[5.0, 5 * np.sin(a), 0.0, 5 * np.cos(a)]])
+    g2 = np.array([[5.0, -5 * np.sin(a), 0.0, 5 * np.cos(a)]])
+    m = as_numpy(call(answer, g1, g2, what="invariant_mass for two photons"), "the pi0 mass", (1,))[0]
+    require(
+        abs(m - 0.135) < 1e-6,
+        f"two photons from a pi0 decay should give m = 0.135 GeV, got {m:.4g}: light pairs (m^2 below 1 GeV^2) "
+        "need the same formula; clip only negative m^2 (rounding) to zero",
+    )
 
 
 def mc_integral(answer, seed: int = 0) -> None:
@@ -62,6 +77,7 @@ def mc_integral(answer, seed: int = 0) -> None:
     require(abs(est - 1.0) < 5 * true_err, f"the estimate {est:.4f} is more than 5 sigma from the true value 1")
     # Reproducible: the same generator state gives the same answer.
     again = call(answer, f, n, np.random.default_rng(check_seed(seed)), what="mc_integral(f, n, rng)")
+    require(isinstance(again, tuple) and len(again) == 2, "mc_integral should return a tuple (estimate, error)")
     require(
         as_float(again[0], "the estimate") == est,
         "two calls with identically seeded generators differ: draw the points from the rng you are given",

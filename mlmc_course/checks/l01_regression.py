@@ -70,6 +70,11 @@ def standardize(answer, seed: int = 0) -> None:
     z_test = as_numpy(out[1], "z_test", x_test.shape)
     mu, sd = x_train.mean(0), x_train.std(0)
     want_test = (x_test - mu) / sd
+    both = np.concatenate([x_train, x_test])
+    if np.allclose(z_test, (x_test - both.mean(0)) / both.std(0), rtol=1e-6):
+        raise CheckFailed(
+            "the mean and std include the test set: that leaks test data into training; compute them from x_train alone"
+        )
     require(
         np.allclose(z_train, (x_train - mu) / sd, rtol=2e-3, atol=2e-3),
         "z_train should be (x_train - mean) / std with the mean and std of each column of x_train",
@@ -78,11 +83,6 @@ def standardize(answer, seed: int = 0) -> None:
         raise CheckFailed(
             "z_test has exactly zero mean: you scaled the test set with its own statistics; "
             "use the training set's mean and std for every set"
-        )
-    both = np.concatenate([x_train, x_test])
-    if np.allclose(z_test, (x_test - both.mean(0)) / both.std(0), rtol=1e-6):
-        raise CheckFailed(
-            "the mean and std include the test set: that leaks test data into training; compute them from x_train alone"
         )
     require(
         np.allclose(z_test, want_test, rtol=2e-3, atol=2e-3),
@@ -95,31 +95,45 @@ def _poly_val_mse(x_tr, y_tr, x_va, y_va, degree):
     return float(np.mean((fit(x_va) - y_va) ** 2))
 
 
+def _degree_case(rng, truth, n_train: int, noise: float):
+    x_tr, x_va = rng.uniform(-2, 2, n_train), rng.uniform(-2, 2, 400)
+    return x_tr, truth(x_tr) + rng.normal(0, noise, n_train), x_va, truth(x_va) + rng.normal(0, noise, 400)
+
+
 def select_degree(answer, seed: int = 0) -> None:
     """``answer(x_train, y_train, x_val, y_val, max_degree)`` returns the polynomial degree (0..max_degree) with the
     lowest validation mean squared error."""
     rng = check_rng(seed)
-    truth = lambda x: 1.0 - 2.0 * x + 0.5 * x**3  # noqa: E731  (a cubic)
-    x_tr, x_va = rng.uniform(-2, 2, 25), rng.uniform(-2, 2, 400)
-    y_tr, y_va = truth(x_tr) + rng.normal(0, 0.5, 25), truth(x_va) + rng.normal(0, 0.5, 400)
-    max_degree = 12
-    got = call(answer, x_tr, y_tr, x_va, y_va, max_degree, what="select_degree(...)")
-    try:
-        degree = int(got)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"select_degree should return an integer degree, got {got!r}") from None
-    require(0 <= degree <= max_degree, f"the degree must lie in 0..{max_degree}, got {degree}")
-    val = [_poly_val_mse(x_tr, y_tr, x_va, y_va, d) for d in range(max_degree + 1)]
-    best = min(val)
-    if degree == max_degree and val[degree] > 1.2 * best:
-        raise CheckFailed(
-            "you chose the highest degree: that is what the training error prefers; "
-            "pick the degree with the lowest error on the validation set"
+    cubic = lambda x: 1.0 - 2.0 * x + 0.5 * x**3  # noqa: E731
+    steep = lambda x: x**3 + x**2 - x  # noqa: E731  (every term matters: each lower degree is far worse)
+    # A noisy cubic with few points (over-fitting is possible up to degree 12), then cases whose best degree is
+    # the largest one allowed, so that a loop that stops early or goes too far shows.
+    cases = [(_degree_case(rng, cubic, 25, 0.5), 12), (_degree_case(rng, steep, 30, 0.3), 3)]
+    cases.append((_degree_case(rng, steep, 30, 0.3), 2))
+    for (x_tr, y_tr, x_va, y_va), max_degree in cases:
+        got = call(answer, x_tr, y_tr, x_va, y_va, max_degree, what=f"select_degree(..., max_degree={max_degree})")
+        try:
+            degree = int(got)
+        except (TypeError, ValueError):
+            raise CheckFailed(f"select_degree should return an integer degree, got {got!r}") from None
+        require(0 <= degree <= max_degree, f"the degree must lie in 0..{max_degree}, got {degree}")
+        val = [_poly_val_mse(x_tr, y_tr, x_va, y_va, d) for d in range(max_degree + 1)]
+        best = min(val)
+        if degree == max_degree and val[degree] > 1.2 * best:
+            raise CheckFailed(
+                "you chose the highest degree: that is what the training error prefers; "
+                "pick the degree with the lowest error on the validation set"
+            )
+        if int(np.argmin(val)) == max_degree and val[degree] > 1.02 * best:
+            raise CheckFailed(
+                f"with max_degree={max_degree} the best degree is {max_degree} itself (validation MSE {best:.3f}), "
+                f"you chose {degree}: try every degree from 0 to max_degree, range(max_degree + 1)"
+            )
+        require(
+            val[degree] <= 1.02 * best,
+            f"degree {degree} has validation MSE {val[degree]:.3f}, but degree {int(np.argmin(val))} reaches "
+            f"{best:.3f}",
         )
-    require(
-        val[degree] <= 1.02 * best,
-        f"degree {degree} has validation MSE {val[degree]:.3f}, but degree {int(np.argmin(val))} reaches {best:.3f}",
-    )
 
 
 def _network(rng, n=16, d=2, h=5):

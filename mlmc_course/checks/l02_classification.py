@@ -96,12 +96,19 @@ def train_ratio_classifier(answer, seed: int = 0) -> None:
     x, y = toy.sample(3000, 3000, seed=s_seed)
     predict = call(answer, x, y, s_seed, what="train_ratio_classifier(x, y, seed)")
     require(callable(predict), "train_ratio_classifier should return a function predict(x) -> s")
-    x_test, _ = toy.sample(2000, 2000, seed=s_seed + 7)
+    x_test, y_test = toy.sample(2000, 2000, seed=s_seed + 7)
     s = as_numpy(call(predict, x_test, what="predict(x)"), "predict(x)", (4000,))
     if np.any(s < 0) or np.any(s > 1):
         raise CheckFailed("predict returns values outside (0, 1): did you forget the sigmoid on the network output?")
-    s = np.clip(s, 1e-6, 1 - 1e-6)
     exact = toy.likelihood_ratio(x_test)
+    separation = roc_auc_score(y_test, s)
+    require(
+        separation > 0.55,
+        f"predict does not separate signal (label 1) from background: AUC {separation:.2f} on fresh events, where "
+        f"0.5 is guessing and the exact likelihood ratio reaches {roc_auc_score(y_test, exact):.2f}; are the labels "
+        "paired with the right events, is s the probability of label 1, and does predict use the trained network?",
+    )
+    s = np.clip(s, 1e-6, 1 - 1e-6)
     bulk = (exact > 0.05) & (exact < 20)
     err = np.abs(np.log(s / (1 - s))[bulk] - np.log(exact[bulk]))
     require(

@@ -4,6 +4,7 @@ residuals and the background rejection R30."""
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from mlmc_course.checks.core import CheckFailed, as_float, as_numpy, call, check_rng, check_seed, require
 
@@ -54,24 +55,51 @@ def _split_data(rng: np.random.Generator, n: int = 60) -> tuple[np.ndarray, np.n
     raise RuntimeError("could not make a split sample that separates the wrong answers")  # pragma: no cover
 
 
-def best_split(answer, seed: int = 0) -> None:
-    """``answer(x, y, impurity)`` returns ``(threshold, weighted_impurity)`` of the best cut ``x <= threshold``."""
-    rng = check_rng(seed)
-    x, y = _split_data(rng)
-    for impurity, name in ((_gini, "Gini"), (_entropy, "entropy")):
-        scores = _split_scores(x, y, impurity)
-        out = call(answer, x.copy(), y.copy(), impurity, what=f"best_split(x, y, {name.lower()})")
-        require(
-            isinstance(out, tuple | list) and len(out) == 2,
-            "best_split should return a tuple (threshold, weighted impurity)",
-        )
-        t = as_float(out[0], "the threshold")
-        h = as_float(out[1], "the weighted impurity")
-        k = int(np.sum(x <= t))  # number of points that go left
-        require(
-            0 < k < len(x),
-            f"your threshold {t:.4g} puts every point on one side; a split must leave points on both sides",
-        )
+def _valid_cuts(x: np.ndarray) -> np.ndarray:
+    """For every k = 1..n-1 (the first k sorted points go left): whether a cut ``x <= t`` can make that split,
+    i.e. the k-th and (k+1)-th smallest values differ."""
+    xs = np.sort(x)
+    return xs[1:] > xs[:-1]
+
+
+def _edge_cases(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """Small samples whose best cut leaves one point on a side, and one with a repeated value of x: the two
+    events at x = 2 (one signal, one background) cannot be separated by a cut, although splitting them would
+    score better (Gini 0.25, in whichever order they are sorted) than either real cut (1/3)."""
+    x = rng.permutation(12).astype(float) * 10.0
+    order = rng.permutation(4)
+    tied_x, tied_y = np.array([1.0, 2.0, 2.0, 3.0])[order], np.array([0, 0, 1, 0])[order]
+    return [
+        (x, (x == 0).astype(int), "only the smallest x is signal"),
+        (x, (x == x.max()).astype(int), "only the largest x is signal"),
+        (tied_x, tied_y, f"x = {tied_x.tolist()} and y = {tied_y.tolist()}"),
+    ]
+
+
+def _check_split(answer, x, y, impurity, name: str, wrong_rules: bool, where: str = "") -> None:
+    """One call of ``best_split``; ``wrong_rules``: also name the typical wrong weightings; ``where`` describes
+    the sample in the messages."""
+    on = f" {where}" if where else ""
+    scores = _split_scores(x, y, impurity)
+    out = call(answer, x.copy(), y.copy(), impurity, what=f"best_split(x, y, {name.lower()}){on}")
+    require(
+        isinstance(out, tuple | list) and len(out) == 2,
+        "best_split should return a tuple (threshold, weighted impurity)",
+    )
+    require(
+        out[0] is not None,
+        f"best_split returned no threshold (None){on}: every candidate cut was skipped, or none scored below the "
+        "starting value; loop over the cuts between neighbouring distinct values of x",
+    )
+    t = as_float(out[0], "the threshold")
+    h = as_float(out[1], "the weighted impurity")
+    k = int(np.sum(x <= t))  # number of points that go left
+    require(
+        0 < k < len(x),
+        f"your threshold {t:.4g} puts every point on one side{on}; a split must leave points on both sides",
+    )
+    valid = _valid_cuts(x)
+    if wrong_rules:
         if np.isclose(h, scores["unweighted"].min()) or k - 1 == int(np.argmin(scores["unweighted"])):
             raise CheckFailed(
                 f"with the {name} your split minimises H(left) + H(right): weight each child by its share of the "
@@ -82,17 +110,32 @@ def best_split(answer, seed: int = 0) -> None:
                 f"with the {name} your split weights each child by the other child's share of the points; "
                 "the left child's impurity goes with N_left/N"
             )
-        require(
-            np.isclose(h, scores["weighted"][k - 1], atol=1e-9),
+    if not np.isclose(h, scores["weighted"][k - 1], atol=1e-9):
+        if np.any(np.isclose(h, scores["weighted"][~valid], atol=1e-9)):
+            raise CheckFailed(
+                f"your impurity ({h:.6g}) belongs to a split between two equal values of x{on}, which no cut "
+                "x <= threshold can make; skip the candidate cuts between repeated values"
+            )
+        raise CheckFailed(
             f"the impurity you return ({h:.6g}) is not the weighted {name} of the split your threshold makes "
-            f"({scores['weighted'][k - 1]:.6g})",
+            f"({scores['weighted'][k - 1]:.6g}){on}"
         )
-        best = scores["weighted"].min()
-        require(
-            np.isclose(h, best, atol=1e-9),
-            f"with the {name} your cut at {t:.4g} is not the best: the best weighted impurity is {best:.6g}, "
-            f"yours {h:.6g} (are you maximising instead of minimising, or skipping candidate cuts?)",
-        )
+    best = scores["weighted"][valid].min()
+    require(
+        np.isclose(h, best, atol=1e-9),
+        f"with the {name} your cut at {t:.4g} is not the best{on}: the best weighted impurity is {best:.6g}, "
+        f"yours {h:.6g} (are you maximising instead of minimising, or skipping candidate cuts?)",
+    )
+
+
+def best_split(answer, seed: int = 0) -> None:
+    """``answer(x, y, impurity)`` returns ``(threshold, weighted_impurity)`` of the best cut ``x <= threshold``."""
+    rng = check_rng(seed)
+    x, y = _split_data(rng)
+    for impurity, name in ((_gini, "Gini"), (_entropy, "entropy")):
+        _check_split(answer, x, y, impurity, name, True)
+    for xe, ye, what in _edge_cases(rng):
+        _check_split(answer, xe, ye, _gini, "Gini", False, f"(on a sample where {what})")
 
 
 def bootstrap_samples(answer, seed: int = 0) -> None:
@@ -121,6 +164,22 @@ def bootstrap_samples(answer, seed: int = 0) -> None:
     )
     counts = np.bincount(idx.ravel(), minlength=n) / n_models
     require(abs(counts.mean() - 1) < 1e-9 and counts.std() < 0.6, "every event should be equally likely to be drawn")
+    # Few events and many models: each index should come up about equally often, the first and last included.
+    small = np.asarray(
+        call(answer, 5, 4000, np.random.default_rng(check_seed(seed) + 1), what="bootstrap_samples(5, 4000, rng)")
+    )
+    require(small.shape == (4000, 5), f"bootstrap_samples(5, 4000, rng) should have shape (4000, 5), got {small.shape}")
+    require(small.dtype.kind in "iu", f"the indices should be integers, got dtype {small.dtype}")
+    require(small.min() >= 0 and small.max() < 5, "with n = 5 the indices must lie in 0 ... 4")
+    drawn = np.bincount(small.ravel(), minlength=5)
+    never = [i for i in range(5) if not np.any(small == i)]
+    require(not never, f"with n = 5, index {never} is never drawn: draw from all of 0 ... n-1 (rng.integers(0, n))")
+    chi2 = stats.chisquare(drawn)
+    require(
+        chi2.pvalue > 1e-6,
+        f"with n = 5 the indices are not drawn equally often (counts {drawn.tolist()}, chi^2 p-value "
+        f"{chi2.pvalue:.2g}): every event should be equally likely",
+    )
     again = call(answer, n, n_models, np.random.default_rng(check_seed(seed)), what="bootstrap_samples")
     require(
         np.array_equal(np.asarray(again), idx),

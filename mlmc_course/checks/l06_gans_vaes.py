@@ -61,11 +61,17 @@ def generator_loss(answer, seed: int = 0) -> None:
     want_grad = -torch.sigmoid(-logits.detach()) / len(logits)
     require(torch.allclose(grad, want_grad, atol=1e-6), "the gradient of your loss with respect to the logits is wrong")
     extreme = torch.tensor([-120.0, 0.0, 30.0])
-    value = as_float(call(answer, extreme, what="generator_loss on logits (-120, 0, 30)"), "the loss at logit -120")
+    value = as_float(
+        call(answer, extreme, what="generator_loss on logits (-120, 0, 30)"), "the loss at logit -120", finite=False
+    )
+    require(
+        math.isfinite(value),
+        f"the loss is {value} for a logit of -120: sigmoid underflows to 0 there and log(0) = -inf; "
+        "use torch.nn.functional.softplus(-logits) (= -log sigmoid) or F.logsigmoid",
+    )
     require(
         math.isclose(value, sp(-extreme).mean().item(), rel_tol=1e-4),
-        "the loss is not finite or wrong for a logit of -120: sigmoid underflows to 0 and log(0) = -inf; "
-        "use torch.nn.functional.softplus(-logits) (= -log sigmoid) or F.logsigmoid",
+        f"for the logits (-120, 0, 30) the loss should be {sp(-extreme).mean().item():.4f}, got {value:.4f}",
     )
 
 
@@ -138,6 +144,12 @@ def negative_elbo(answer, seed: int = 0) -> None:
         raise CheckFailed(
             "you dropped the 1/2 log(2 pi) of each feature: it does not change the gradients, but without it the "
             "ELBO is no longer a bound on log p(x), which we compare with the flows' exact likelihood"
+        )
+    squares = ((inp["x"] - inp["x_mean"]) ** 2).numpy()
+    if any(np.allclose(got, r + beta * kl, rtol=1e-4) for r in (squares.mean(1), squares.sum(1))):
+        raise CheckFailed(
+            "the reconstruction term is the squared error; it should be the Gaussian negative log-likelihood with "
+            "the decoder's width: sum over features of (x - x_mean)^2 / (2 sigma^2) + log sigma + log(2 pi)/2"
         )
     kl_std_as_var = 0.5 * (inp["mu"] ** 2 + torch.exp(2 * inp["logvar"]) - 2 * inp["logvar"] - 1).sum(1).numpy()
     if np.allclose(got, nll + beta * kl_std_as_var, rtol=1e-4):

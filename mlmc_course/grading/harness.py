@@ -33,7 +33,8 @@ def run_answer(lesson: Lesson, answer_sources: list[str], env: dict | None = Non
 
 
 def run_checks(env: dict, checks: list[str], offset: int = 0) -> None:
-    """Run check cells; raises the first check's AssertionError."""
+    """Run check cells; raises what the first failing check raises (a
+    :class:`~mlmc_course.checks.core.CheckFailed` for a well-written check)."""
     with seed_offset(offset), contextlib.redirect_stdout(io.StringIO()):
         for src in checks:
             exec(compile(src, "<check>", "exec"), dict(env))

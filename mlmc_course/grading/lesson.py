@@ -13,8 +13,10 @@ A lesson source marks its cells with tags (see ``lessons/README.md``):
     notebook and replaced by ``raise NotImplementedError(<hint>)`` built from the ``# HINT:`` comment after it
     (a hint may run on over further comment lines at the same indent; all of them are kept).
 ``wrong``
-    a recorded wrong answer (first line ``# WRONG: what is wrong``); never shipped, but the tests prove that
-    the question's checks reject it.
+    a recorded wrong answer: first line ``# WRONG: what is wrong``, then one or more lines
+    ``# EXPECT: <part of the message>`` with the distinctive part of the message the student must see (each
+    must occur in the failure message of the question's public checks); never shipped, but the tests prove
+    that the checks reject it with a :class:`~mlmc_course.checks.core.CheckFailed` carrying that message.
 ``check`` (optionally with ``hidden``)
     one test of the question, run by ``grader.check``; hidden tests only run when grading.
 ``mutants``
@@ -35,6 +37,7 @@ import nbformat
 
 HINT_RE = re.compile(r"^(?P<indent>\s*)# HINT: (?P<text>.+)$")
 WRONG_RE = re.compile(r"^# WRONG: (?P<text>.+)$")
+EXPECT_RE = re.compile(r"^# EXPECT: (?P<text>.*\S.*)$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -44,10 +47,12 @@ class LessonFormatError(ValueError):
 
 @dataclass
 class WrongAnswer:
-    """A recorded wrong answer: what is wrong with it, and its code."""
+    """A recorded wrong answer: what is wrong with it, its code, and the parts of the failure message that the
+    student must see (the ``# EXPECT:`` lines right under ``# WRONG:``; empty when none is recorded)."""
 
     description: str
     source: str
+    expect: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -132,7 +137,7 @@ def read_lesson(path: str | Path) -> Lesson:
             m = WRONG_RE.match(first)
             if not m:
                 raise LessonFormatError(f"{where}: a wrong answer must start with '# WRONG: <what is wrong>'")
-            current.wrong.append(WrongAnswer(m["text"], cell.source))
+            current.wrong.append(WrongAnswer(m["text"], cell.source, _expected(cell.source, where)))
         elif "hidden" in tags:
             current.hidden.append(cell.source)
         else:
@@ -147,6 +152,21 @@ def read_lesson(path: str | Path) -> Lesson:
         if not q.wrong:
             raise LessonFormatError(f"{path.name}: question {q.name} records no wrong answer")
     return Lesson(path=path, notebook=nb, questions=questions)
+
+
+def _expected(source: str, where: str) -> list[str]:
+    """The ``# EXPECT:`` lines that follow the ``# WRONG:`` line of a wrong cell (an ``EXPECT`` elsewhere is an
+    error, so that a misplaced one is not silently ignored)."""
+    lines = source.splitlines()[1:]
+    out = []
+    for line in lines:
+        m = EXPECT_RE.match(line)
+        if not m:
+            break
+        out.append(m["text"].strip())
+    if any(line.lstrip().startswith("# EXPECT") for line in lines[len(out) :]):
+        raise LessonFormatError(f"{where}: '# EXPECT: <message>' lines belong right under the '# WRONG:' line")
+    return out
 
 
 @dataclass

@@ -5,25 +5,37 @@ or a term dropped proves it reads the answer. For every question this module tak
 solution (the lines between ``# BEGIN SOLUTION`` and ``# END SOLUTION``), makes *mutants* of it, each with one
 operator changed, and runs the question's checks (public and hidden) on each:
 
-* arithmetic: ``+ <-> -``, ``* <-> /``, ``** -> *``, ``// -> *`` (also in ``+=`` and friends);
+* arithmetic: ``+ <-> -``, ``* <-> /``, ``** -> *``, ``// -> *`` (also in ``+=`` and friends), and the operands
+  of ``-``, ``/``, ``//`` and ``**`` swapped (``a - b -> b - a``);
 * dropped terms: ``a + b -> a`` and ``-> b``, likewise for ``-``, ``*`` and ``/``;
 * comparisons: ``< -> <=``, ``< -> >=`` and the like, ``== <-> !=``;
 * unary operators: ``-x -> x``, ``not x -> x``;
 * constants: an integer ``n -> n + 1`` and ``n -> n - 1``, a float ``x -> 2x`` (``0.0 -> 1.0``), ``True <-> False``;
 * index bounds: a non-constant slice bound ``b -> b + 1`` and ``b - 1`` (constant bounds are constants above);
-* axis arguments: ``axis=``/``dim=`` removed (a reduction over everything); their values are constants above.
+* axis arguments: ``axis=``/``dim=`` removed (a reduction over everything); their values are constants above;
+* calls: two neighbouring positional arguments swapped (``f(a, b) -> f(b, a)``), one reduction for its
+  partner (``mean <-> sum``, ``min <-> max``, ``argmin <-> argmax``, ``minimum <-> maximum``), and an element-wise
+  function dropped (``np.sqrt(x) -> x``, likewise ``exp``, ``log``, ``log1p``, ``abs``, ``tanh``, ``sigmoid``, ...);
+* boolean operators: ``and <-> or``.
 
-A mutant is *killed* when a check fails on it (or it crashes, or runs past the time limit), and *survives*
-otherwise. A surviving mutant that is still a correct answer (a different network width, a tolerance that does
-not matter) is *equivalent*: the lesson source lists it, with the reason, in a cell tagged ``mutants`` inside the
-question, one line per pattern (shell-style wildcards over the mutant's id)::
+A mutant is *killed* when a check fails on it with :class:`~mlmc_course.checks.core.CheckFailed` (or runs past
+the time limit), *crashed* when the check (or the answer cell) raises anything else, and *survives* otherwise.
+A crash rejects the answer too and counts as killed in the score, but the student would see a traceback instead
+of a message, so the report lists crashes as weak checks.
+
+A surviving mutant that is still a correct answer (a different network width, a tolerance that does not matter)
+is *equivalent*: the lesson source lists it, with the reason, in a cell tagged ``mutants`` inside the question,
+one line per pattern (shell-style wildcards over the mutant's id)::
 
     # %% tags=["mutants"]
-    # EQUIVALENT L4:* Constant *: the width and the number of epochs are free choices; the check trains it
+    # EQUIVALENT L4:* Constant *: the width and the number of epochs are free choices; the check trains the
+    #   network and grades what it learned
 
 The id is ``L<line>:<column> <change>``, the line counted from the ``# BEGIN SOLUTION`` marker. The score is
 killed / (all - equivalent). ``python -m mlmc_course.grading.mutate`` runs every lesson and writes the report
-(``reports/mutation.md``); ``--sample N`` runs a seeded sample of N mutants per lesson, as CI does.
+(``reports/mutation.md`` and ``.json``); ``--sample N`` runs a seeded sample of N mutants per lesson, as CI does
+(``tests/test_mutation.py``). Each lesson's row carries a digest of its solutions, checks, equivalents, check
+module and mutants, so a test can tell when the committed report no longer describes the sources.
 """
 
 from __future__ import annotations
@@ -36,6 +48,7 @@ import fnmatch
 import hashlib
 import io
 import json
+import os
 import random
 import signal
 import sys
@@ -45,11 +58,13 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mlmc_course.checks.core import CheckFailed
 from mlmc_course.grading.harness import lesson_env, run_answer, run_checks
 from mlmc_course.grading.lesson import Lesson, Question, read_lesson
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 EQUIVALENT_PREFIX = "# EQUIVALENT "
+CONTINUATION_PREFIX = "#   "
 AXIS_KEYWORDS = ("axis", "dim")
 ARITHMETIC = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult}
 ARITHMETIC[ast.FloorDiv] = ast.Mult
@@ -62,6 +77,11 @@ COMPARISON = {
     ast.NotEq: (ast.Eq,),
 }
 DROPPABLE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+SWAPPABLE = (ast.Sub, ast.Div, ast.FloorDiv, ast.Pow)
+PARTNERS = {"mean": "sum", "sum": "mean", "min": "max", "max": "min", "argmin": "argmax", "argmax": "argmin"}
+PARTNERS |= {"amin": "amax", "amax": "amin", "minimum": "maximum", "maximum": "minimum"}
+ELEMENTWISE = {"sqrt", "exp", "log", "log1p", "expm1", "abs", "fabs", "square", "tanh", "sigmoid", "softplus"}
+ELEMENTWISE |= {"logsigmoid", "log2", "log10", "exp2"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +110,8 @@ class LessonScore:
     lesson: str
     digest: str
     outcomes: list[Outcome] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # CPU time of this process (the machine may be shared; wall time would mislead)
+    unused: list[str] = field(default_factory=list)  # "question: pattern" that matched no survivor (full runs only)
 
     def count(self, *statuses: str) -> int:
         return sum(o.status in statuses for o in self.outcomes)
@@ -162,6 +183,8 @@ def _changes(node: ast.AST) -> Iterator[tuple[str, object]]:
     if isinstance(node, ast.BinOp) and isinstance(node.op, DROPPABLE):
         yield f"drop right of {type(node.op).__name__}", ("replace", node.left)
         yield f"drop left of {type(node.op).__name__}", ("replace", node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, SWAPPABLE) and ast.dump(node.left) != ast.dump(node.right):
+        yield f"swap operands of {type(node.op).__name__}", ("swap_operands",)
     if isinstance(node, ast.Compare):
         for i, op in enumerate(node.ops):
             for new in COMPARISON.get(type(op), ()):
@@ -181,6 +204,27 @@ def _changes(node: ast.AST) -> Iterator[tuple[str, object]]:
         for i, kw in enumerate(node.keywords):
             if kw.arg in AXIS_KEYWORDS:
                 yield f"remove {kw.arg}=", ("drop_kw", i)
+        for i in range(len(node.args) - 1):
+            a, b = node.args[i], node.args[i + 1]
+            if not isinstance(a, ast.Starred) and not isinstance(b, ast.Starred) and ast.dump(a) != ast.dump(b):
+                yield f"swap arguments {i + 1},{i + 2}", ("swap_args", i)
+        name = _called_name(node)
+        if name in PARTNERS:
+            yield f"call {name}->{PARTNERS[name]}", ("rename", PARTNERS[name])
+        if name in ELEMENTWISE and len(node.args) == 1 and not node.keywords:
+            yield f"drop {name}()", ("replace", node.args[0])
+    if isinstance(node, ast.BoolOp):
+        new = ast.Or if isinstance(node.op, ast.And) else ast.And
+        yield f"{type(node.op).__name__}->{new.__name__}", ("op", new)
+
+
+def _called_name(node: ast.Call) -> str | None:
+    """``mean`` for ``np.mean(x)``, ``x.mean()`` and ``mean(x)``; None for other callees."""
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    if isinstance(node.func, ast.Name):
+        return node.func.id
+    return None
 
 
 def _apply(node: ast.AST, how: tuple) -> ast.AST:
@@ -196,6 +240,16 @@ def _apply(node: ast.AST, how: tuple) -> ast.AST:
         setattr(new, how[1], ast.BinOp(getattr(new, how[1]), how[2](), ast.Constant(1)))
     elif kind == "drop_kw":
         del new.keywords[how[1]]
+    elif kind == "swap_operands":
+        new.left, new.right = new.right, new.left
+    elif kind == "swap_args":
+        i = how[1]
+        new.args[i], new.args[i + 1] = new.args[i + 1], new.args[i]
+    elif kind == "rename":
+        if isinstance(new.func, ast.Attribute):
+            new.func.attr = how[1]
+        else:
+            new.func.id = how[1]
     return new
 
 
@@ -210,20 +264,23 @@ class _Replace(ast.NodeTransformer):
 
 
 def mutants_of(source: str, lesson: str = "", question: str = "") -> list[Mutant]:
-    """Every single-operator mutant of the graded block of one solution cell."""
+    """Every single-operator mutant of the graded block of one solution cell; a change that gives the same program
+    as the solution or as an earlier mutant is left out (it would be run twice)."""
     begin, end = solution_lines(source)
     tree = ast.parse(source)
     skip = _skip_ids(tree)
     out = []
     seen: set[str] = set()
+    programs = {ast.unparse(tree)}
     for node in ast.walk(tree):
         line = getattr(node, "lineno", None)
         if line is None or not begin < line < end or id(node) in skip:
             continue
         for change, how in _changes(node):
             text = _mutate_at(tree, node, how)
-            if text is None:
+            if text is None or text in programs:
                 continue
+            programs.add(text)
             ident = f"L{line - begin}:{node.col_offset} {change}"
             if ident in seen:
                 ident += f" #{sum(s.startswith(ident) for s in seen) + 1}"
@@ -262,7 +319,8 @@ def question_mutants(lesson: Lesson, question: Question) -> list[Mutant]:
 
 
 def equivalents(lesson: Lesson) -> dict[str, list[tuple[str, str]]]:
-    """question -> [(id pattern, reason)] from the lesson's ``mutants`` cells."""
+    """question -> [(id pattern, reason)] from the lesson's ``mutants`` cells. A reason may run on over comment
+    lines indented under its ``# EQUIVALENT`` line (``#   ...``)."""
     out: dict[str, list[tuple[str, str]]] = {}
     current = None
     for cell in lesson.notebook.cells:
@@ -273,13 +331,20 @@ def equivalents(lesson: Lesson) -> dict[str, list[tuple[str, str]]]:
             continue
         if current is None:
             raise ValueError(f"{lesson.stem}: a 'mutants' cell outside a question")
+        entries = out.setdefault(current, [])
         for line in cell.source.splitlines():
+            if line.startswith(CONTINUATION_PREFIX) and entries and line[len(CONTINUATION_PREFIX) :].strip():
+                pattern, reason = entries[-1]
+                entries[-1] = (pattern, f"{reason} {line[len(CONTINUATION_PREFIX) :].strip()}")
+                continue
             if not line.startswith(EQUIVALENT_PREFIX):
                 continue
             pattern, sep, reason = line[len(EQUIVALENT_PREFIX) :].partition(": ")
             if not sep or not reason.strip():
                 raise ValueError(f"{lesson.stem}/{current}: '{line}' needs '# EQUIVALENT <pattern>: <reason>'")
-            out.setdefault(current, []).append((pattern.strip(), reason.strip()))
+            entries.append((pattern.strip(), reason.strip()))
+        if not entries:
+            del out[current]
     return out
 
 
@@ -306,10 +371,10 @@ def run_mutant(lesson: Lesson, question: Question, mutant: Mutant, env: dict, ti
             run_checks(answer_env, question.checks + question.hidden)
     except _Timeout:
         return Outcome(mutant.id, "timeout", f"over {timeout:.0f} s")
-    except AssertionError as err:
+    except CheckFailed as err:
         return Outcome(mutant.id, "killed", str(err).splitlines()[0][:200] if str(err) else type(err).__name__)
-    except Exception as err:  # the mutant or the check crashed: the answer was rejected, but not by a message
-        return Outcome(mutant.id, "crashed", f"{type(err).__name__}: {err}"[:200])
+    except Exception as err:  # the check or the answer crashed: the answer was rejected, but not with a message
+        return Outcome(mutant.id, "crashed", f"{type(err).__name__}: {err}".splitlines()[0][:200])
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -317,9 +382,12 @@ def run_mutant(lesson: Lesson, question: Question, mutant: Mutant, env: dict, ti
 
 
 def lesson_digest(lesson: Lesson) -> str:
-    """A hash of what the score depends on: the solutions, checks and equivalents of the lesson, and its checks
-    module, so that a committed report can be tested for freshness."""
+    """A hash of what the score depends on: the solutions, checks and equivalents of the lesson, its checks
+    module and the mutants the operators make of it, so that a committed report can be tested for freshness."""
     h = hashlib.sha256()
+    for q in lesson.questions:
+        for m in question_mutants(lesson, q):
+            h.update(f"{q.name}\0{m.id}\0{m.source}".encode())
     for q in lesson.questions:
         for part in (q.name, *q.solution, *q.checks, *q.hidden):
             h.update(part.encode())
@@ -337,25 +405,29 @@ def score_lesson(path: str | Path, *, sample: int | None = None, seed: int = 0, 
     ``seed``."""
     lesson = read_lesson(path)
     result = LessonScore(lesson.stem, lesson_digest(lesson))
-    start = time.perf_counter()
+    start = time.process_time()
     env = lesson_env(lesson)
     known = equivalents(lesson)
     work = [(q, m) for q in lesson.questions for m in question_mutants(lesson, q)]
     if sample is not None and sample < len(work):
         work = random.Random(f"{seed}-{lesson.stem}").sample(work, sample)
+    used: set[tuple[str, str]] = set()
     for q, m in work:
-        reason = next((r for pattern, r in known.get(q.name, []) if fnmatch.fnmatchcase(m.id, pattern)), None)
+        match = next(((p, r) for p, r in known.get(q.name, []) if fnmatch.fnmatchcase(m.id, p)), None)
         outcome = run_mutant(lesson, q, m, env, timeout)
         outcome.mutant = f"{q.name}: {m.id}"
-        if outcome.status == "survived" and reason is not None:
-            outcome.status, outcome.detail = "equivalent", reason
+        if outcome.status == "survived" and match is not None:
+            outcome.status, outcome.detail = "equivalent", match[1]
+            used.add((q.name, match[0]))
         result.outcomes.append(outcome)
-    result.seconds = time.perf_counter() - start
+    if sample is None:  # an equivalence claimed for mutants that the checks kill (or that no longer exist) is stale
+        result.unused = [f"{q}: {p}" for q, entries in known.items() for p, _ in entries if (q, p) not in used]
+    result.seconds = time.process_time() - start
     return result
 
 
-def markdown(scores: list[LessonScore], command: str) -> str:
-    """The report: one row per lesson, then the surviving mutants."""
+def markdown(scores: list[LessonScore], command: str, machine: str = "") -> str:
+    """The report: one row per lesson, then the surviving mutants and the crashes (weak checks)."""
     total = sum(len(s.outcomes) for s in scores)
     killed = sum(s.killed for s in scores)
     equiv = sum(s.count("equivalent") for s in scores)
@@ -364,21 +436,68 @@ def markdown(scores: list[LessonScore], command: str) -> str:
         "# Mutation score of the graded checks",
         "",
         f"Command: `{command}`. Score = killed / (mutants - documented equivalents); see",
-        "`mlmc_course/grading/mutate.py` for the operators.",
+        "`mlmc_course/grading/mutate.py` for the operators. A crash (the check raised something other than",
+        "CheckFailed) rejects the mutant, but the student would see a traceback: it counts as killed and is listed.",
+        *([f"CPU seconds of the run; {machine}."] if machine else []),
         "",
-        "| lesson | mutants | killed | equivalent | survived | score | seconds | digest |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| lesson | mutants | killed | crashed | timeout | equivalent | survived | score | CPU s | digest |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in scores:
         lines.append(
-            f"| {s.lesson} | {len(s.outcomes)} | {s.killed} | {s.count('equivalent')} | {s.count('survived')} "
-            f"| {s.score:.1%} | {s.seconds:.0f} | `{s.digest}` |"
+            f"| {s.lesson} | {len(s.outcomes)} | {s.count('killed')} | {s.count('crashed')} | {s.count('timeout')} "
+            f"| {s.count('equivalent')} | {s.count('survived')} | {s.score:.1%} | {s.seconds:.1f} | `{s.digest}` |"
         )
-    lines += ["", f"Overall: {killed} of {total - equiv} non-equivalent mutants killed ({overall:.2%}).", ""]
+    cpu = sum(s.seconds for s in scores)
+    summary = f"Overall: {killed} of {total - equiv} non-equivalent mutants killed ({overall:.2%}); {cpu:.0f} CPU s."
+    lines += ["", summary, ""]
     survivors = [(s.lesson, o) for s in scores for o in s.outcomes if o.status == "survived"]
     lines.append("## Surviving mutants" if survivors else "No mutant survives.")
     lines += [f"- {lesson} {o.mutant}" for lesson, o in survivors]
+    crashes = [(s.lesson, o) for s in scores for o in s.outcomes if o.status == "crashed"]
+    if crashes:
+        lines += ["", "## Crashes (weak checks: no message for the student)"]
+        lines += [f"- {lesson} {o.mutant}: {o.detail}" for lesson, o in crashes]
+    unused = [(s.lesson, u) for s in scores for u in s.unused]
+    if unused:
+        lines += ["", "## Equivalent patterns that match no surviving mutant (stale: remove or correct them)"]
+        lines += [f"- {lesson} {u}" for lesson, u in unused]
+    equivalent = [(s.lesson, o) for s in scores for o in s.outcomes if o.status == "equivalent"]
+    if equivalent:
+        lines += ["", "## Equivalent mutants (still correct answers; the reasons are in the lesson sources)"]
+        lines += [f"- {lesson} {o.mutant}: {o.detail}" for lesson, o in equivalent]
     return "\n".join(lines) + "\n"
+
+
+def write_report(scores: list[LessonScore], out: str | Path, command: str, machine: str = "") -> None:
+    """Write the markdown report to ``out`` and the outcomes of every mutant next to it (``.json``)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown(scores, command, machine))
+    payload = {"command": command, "machine": machine, "lessons": [{**asdict(s), "score": s.score} for s in scores]}
+    out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def report_command(path: str | Path) -> str:
+    """The command that wrote a report (from its ``.json``)."""
+    return json.loads(Path(path).with_suffix(".json").read_text())["command"]
+
+
+def read_report(path: str | Path) -> list[LessonScore]:
+    """The lessons of a report written by :func:`main` (its ``.json``), as :class:`LessonScore` objects."""
+    data = json.loads(Path(path).with_suffix(".json").read_text())
+    out = []
+    for row in data["lessons"]:
+        outcomes = [Outcome(**o) for o in row["outcomes"]]
+        out.append(LessonScore(row["lesson"], row["digest"], outcomes, row["seconds"], row.get("unused", [])))
+    return out
+
+
+def _load() -> str:
+    try:
+        return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover  (not on every platform)
+        return "load average unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,20 +513,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = find_root(None)
     sources = [p for p in lesson_sources(root) if not args.only or any(p.stem.startswith(o) for o in args.only)]
+    before = _load()
     scores = []
     for path in sources:
         score = score_lesson(path, sample=args.sample, seed=args.seed, timeout=args.timeout)
-        print(f"{score.lesson}: {score.score:.1%} of {len(score.outcomes)} ({score.seconds:.0f} s)", flush=True)
+        print(f"{score.lesson}: {score.score:.1%} of {len(score.outcomes)} ({score.seconds:.0f} CPU s)", flush=True)
         scores.append(score)
     command = "python -m mlmc_course.grading.mutate " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = markdown(scores, command.strip())
+    machine = f"{os.cpu_count()} CPU cores, {before} at the start and {_load()} at the end"
+    text = markdown(scores, command.strip(), machine)
     print(text)
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        payload = [{**asdict(s), "score": s.score} for s in scores]
-        out.with_suffix(".json").write_text(json.dumps(payload, indent=1) + "\n")
+        write_report(scores, args.out, command.strip(), machine)
     return 0
 
 
