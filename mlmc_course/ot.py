@@ -51,13 +51,24 @@ def quantile_map(x, source, target) -> np.ndarray:
 
 
 def wasserstein_1d(a, b, p: int = 1, weights_a=None, weights_b=None) -> float:
-    """The p-Wasserstein distance between two 1D samples (POT's ``ot.wasserstein_1d``, which returns W_p^p)."""
+    """The p-Wasserstein distance between two 1D samples (POT's ``ot.wasserstein_1d``, which returns W_p^p).
+
+    Weights (non-negative, any total, e.g. event weights) are normalised to unit sum, as a distance between
+    distributions needs; POT itself expects normalised weights.
+    """
     a, b = as_array(a, "a", ndim=1), as_array(b, "b", ndim=1)
-    wa = None if weights_a is None else as_array(weights_a, "weights_a", shape=(len(a),))
-    wb = None if weights_b is None else as_array(weights_b, "weights_b", shape=(len(b),))
+    wa = None if weights_a is None else _normalised(weights_a, "weights_a", len(a))
+    wb = None if weights_b is None else _normalised(weights_b, "weights_b", len(b))
     if p < 1:
         raise ValueError(f"p must be at least 1, got {p}")
     return float(ot.wasserstein_1d(a, b, wa, wb, p=p)) ** (1.0 / p)
+
+
+def _normalised(w, name: str, n: int) -> np.ndarray:
+    w = as_array(w, name, shape=(n,))
+    if np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"{name} must be non-negative with a positive sum (negative event weights: reweight first)")
+    return w / w.sum()
 
 
 def _points(x, name: str) -> np.ndarray:

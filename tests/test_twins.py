@@ -302,12 +302,7 @@ def test_every_namesake_in_the_package_is_tested_or_explained():
 
 # Twins that fail their lesson's check: findings for the package's owners, kept visible here until fixed (strict, so
 # that the test says when a fix lands and the mark must go).
-FINDINGS = {
-    ("15_optimal_transport", "wasserstein_1d_weighted", "mlmc_course.ot.wasserstein_1d"): (
-        "ot.wasserstein_1d passes weights_a to POT unnormalised; POT expects weights that sum to 1, so weights "
-        "summing to 3000 give W1 = 12006 instead of 0.27 (normalise them, or reject weights that do not sum to 1)"
-    ),
-}
+FINDINGS: dict[tuple[str, str, str], str] = {}  # twin -> why it fails its lesson's check (xfail, strict)
 
 
 def _cases():
