@@ -190,7 +190,8 @@ def _verify(root: Path, dest: Path, files: list[str]) -> None:
             text = (dest / rel).read_text()
         except UnicodeDecodeError:
             continue  # data files
-        grader_code = rel.startswith("mlmc_course/grading/")  # names the markers to find them
+        # the grader and the deck builder read lesson sources, so they name the markers to find them
+        grader_code = rel.startswith(("mlmc_course/grading/", "mlmc_course/slides/"))
         for marker in hidden if grader_code else [*LEAK_MARKERS, *hidden]:
             if marker in text:
                 raise RuntimeError(f"{rel} holds {marker!r}: it must not be in a students' release")
