@@ -98,5 +98,5 @@ def test_every_solution_notebook_checks_its_claims():
     for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
         claims = [c for c in cells if "claim" in c.get("metadata", {}).get("tags", [])]
-        assert claims, f"{path.name} has no claim cell: back the numbers its text quotes with claim(...) (lessons/README)"
+        assert claims, f"{path.name} has no claim cell: back the numbers of its text with claim(...)"
         assert all("claim(" in "".join(c["source"]) for c in claims), f"{path.name}: a claim cell that claims nothing"
