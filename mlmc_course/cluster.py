@@ -65,6 +65,8 @@ from typing import Any
 from mlmc_course.config import ENV_SCHEDULER
 from mlmc_course.validation import positive_int
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "ChunkRun",
     "add_scheduler_argument",
@@ -157,7 +159,7 @@ def get_client(scheduler: str | None = None, n_workers: int | None = None, *, ti
                 n_workers=n,
                 threads_per_worker=1,
                 processes=n > 1,
-                dashboard_address=None,
+                dashboard_address=":0",
                 scheduler_port=0,
                 silence_logs=logging.ERROR,
             )
@@ -275,6 +277,9 @@ def run_chunks(
         else:
             results[i] = found
     on_disk = len(tasks) - len(todo)
+    if store is not None:
+        log.info("%s: %d of %d chunks found on disk in %s, %d to compute", desc, on_disk, len(tasks), store.folder,
+                 len(todo))  # fmt: skip
     units, busy, start = 0, 0.0, time.perf_counter()
     with tqdm(total=len(tasks), initial=on_disk, desc=desc, unit="chunk", disable=not progress) as bar:
         if todo:
