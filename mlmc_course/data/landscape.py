@@ -216,23 +216,40 @@ def read_jets(path: str | Path, n: int | None = None, n_max: int | None = None) 
             raise ValueError(f"{path} is not a course jet file: it lacks {missing}")
         counts_all = f["n_constituents"].astype(np.int64)
         n_jets = len(counts_all) if n is None else min(int(n), len(counts_all))
-        counts = counts_all[:n_jets]
-        n_flat = int(counts.sum())
-        width = int(counts.max(initial=0)) if n_max is None else int(n_max)
-        jet = {k: f[k][:n_jets].astype(np.float64) for k in ("jet_pt", "jet_eta", "jet_phi")}
-        ptfrac = f["ptfrac"][:n_flat].astype(np.float32)
-        deta = f["deta"][:n_flat].astype(np.float32)
-        dphi = f["dphi"][:n_flat].astype(np.float32)
-        labels = f["labels"][:n_jets].astype(np.int64)
-        truth = f["truth_p4"][:n_jets].astype(np.float32) if "truth_p4.npy" in f.zip.namelist() else None
-    if truth is None:
-        truth = np.zeros((n_jets, 4), dtype=np.float32)
+        n_flat = int(counts_all[:n_jets].sum())
+        arrays = {k: f[k][:n_jets] for k in ("n_constituents", "jet_pt", "jet_eta", "jet_phi", "labels")}
+        arrays.update({k: f[k][:n_flat] for k in ("ptfrac", "deta", "dphi")})
+        if "truth_p4.npy" in f.zip.namelist():
+            arrays["truth_p4"] = f["truth_p4"][:n_jets]
+    return jets_from_arrays(arrays, n_max=n_max, source=str(path))
+
+
+def jets_from_arrays(arrays: dict[str, np.ndarray], n_max: int | None = None, source: str = "arrays") -> TopJets:
+    """:class:`TopJets` from flat arrays in the compact layout (as :func:`mlmc_course.data.jets.generate` returns).
+
+    Args:
+        arrays: per jet ``labels``, ``jet_pt``, ``jet_eta``, ``jet_phi``, ``n_constituents``, optionally
+            ``truth_p4``; per constituent (concatenated) ``ptfrac``, ``deta``, ``dphi``.
+        n_max: keep at most this many constituents per jet (``None``: the largest count).
+        source: a label kept in :attr:`TopJets.source`.
+    """
+    missing = [k for k in _FORMAT_KEYS if k not in arrays]
+    if missing:
+        raise ValueError(f"jets_from_arrays: missing arrays {missing}")
+    counts = np.asarray(arrays["n_constituents"]).astype(np.int64)
+    n_jets, n_flat = len(counts), int(counts.sum())
+    width = int(counts.max(initial=0)) if n_max is None else int(n_max)
+    jet = {k: np.asarray(arrays[k]).astype(np.float64) for k in ("jet_pt", "jet_eta", "jet_phi")}
+    ptfrac, deta, dphi = (np.asarray(arrays[k])[:n_flat].astype(np.float32) for k in ("ptfrac", "deta", "dphi"))
+    labels = np.asarray(arrays["labels"]).astype(np.int64)
+    truth = arrays.get("truth_p4")
+    truth = np.zeros((n_jets, 4), dtype=np.float32) if truth is None else np.asarray(truth).astype(np.float32)
     rel_pt, rel_eta, rel_phi = (_padded(a, counts, width) for a in (ptfrac, deta, dphi))
     mask = _padded(np.ones(n_flat, dtype=np.float32), counts, width) > 0
     pt = (rel_pt * jet["jet_pt"][:, None]).astype(np.float32) * mask
     eta = ((rel_eta + jet["jet_eta"][:, None]) * mask).astype(np.float32)
     phi = (((rel_phi + jet["jet_phi"][:, None] + np.pi) % (2 * np.pi) - np.pi) * mask).astype(np.float32)
-    return TopJets(pt, eta, phi, mask, labels, truth, source=str(path))
+    return TopJets(pt, eta, phi, mask, labels, truth, source=source)
 
 
 def _open_npz(path: str | Path):
