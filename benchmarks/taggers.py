@@ -20,11 +20,13 @@ particle level, seed ``--gen-seed``, independent of the shipped subset's) instea
 like it (62.5 % train, 12.5 % validation, 25 % test, per class). The generation runs as Dask tasks on a local
 cluster (``--gen-workers``, default one per core) or on an existing one (``--scheduler ADDRESS`` or
 ``$MLMC_COURSE_SCHEDULER``), and its chunks stay in the cache: a second run, or a run with more jets and the same
-seed, generates only what is missing. The learning curve past 100k training jets (issue 20), on 2 CPU cores about
-1.7 hours of Pythia per 1000 ... this is the command (160k jets: 100k train, 20k validation, 40k test)::
+seed, generates only what is missing. The learning curve past 100k training jets (issue 20) is this command
+(160k jets: 100k train, 20k validation, 40k test; about 45 CPU-seconds of Pythia per 1000 jets, so about an hour
+of generation on 2 free cores, see ``benchmarks/results/generation.md``)::
 
-    python benchmarks/taggers.py --generate 80000 --taggers bdt,cnn,pfn \
+    python benchmarks/taggers.py --generate 80000 --gen-seed 2020 --taggers bdt,cnn,pfn \
         --learning-curve 5625,11250,22500,45000 --out benchmarks/results/taggers_curve.md
+
 Install the peer with ``pip install -c requirements/lock.txt -e ".[bench]"`` (the lessons do not need it).
 
 energyflow 1.4.0 imports ``wasserstein`` 1.0.1 at the top level, whose compiled extension was built against NumPy 1

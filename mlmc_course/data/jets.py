@@ -39,7 +39,7 @@ e.g. a Slurm site's through dask-jobqueue). Each finished chunk is kept in the c
 jets), written atomically with its sha256: an interrupted run resumes where it stopped, and a larger sample with
 the same seed reuses the chunks of a smaller one. A chunk that fails its checksum or cannot be read is reported
 with a ``CorruptCacheWarning`` naming the file and generated again. Delete the folder to free the space.
-A top jet costs about 70 s per 1000 jets of one worker (QCD jets a little less); see ``benchmarks/results``.
+A worker makes 1000 jets (top and QCD mixed) in about 45 CPU-seconds (``benchmarks/results/generation.md``).
 """
 
 from __future__ import annotations
