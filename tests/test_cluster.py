@@ -70,6 +70,17 @@ def test_same_output_with_one_and_two_workers(reference):
     assert len(np.unique(two.param("alpha_s"))) == 12  # 12 chunks, each its own point: the order is kept
 
 
+def slow_first(k: int) -> dict[str, np.ndarray]:
+    time.sleep(0.25 * (4 - k))  # the first chunks finish last
+    return {"k": np.array(k)}
+
+
+def test_results_are_in_task_order_whatever_finishes_first():
+    run = C.run_chunks(slow_first, list(range(4)), n_workers=2, progress=False)
+    assert [int(r["k"]) for r in run.results] == [0, 1, 2, 3]
+    assert run.computed == 4 and run.busy_s >= 0.25 * (4 + 3 + 2 + 1) * 0.9
+
+
 def test_a_killed_worker_loses_and_duplicates_nothing(reference, cache):
     from distributed import Client, LocalCluster
 
