@@ -33,7 +33,8 @@ Cache: samples are cached in ``cache_dir()/pythia`` under a key made of the sett
 version, so a notebook generates each sample once per machine. While a sample is made, each finished chunk is
 written to ``cache_dir()/chunks/<key>/`` with its sha256, so an interrupted run resumes where it stopped; once the
 whole sample is written (with its own ``.sha256`` record) the chunks are deleted. A cached sample or chunk that
-fails its checksum or cannot be read is reported with a ``CorruptCacheWarning`` naming the file and regenerated.
+fails its checksum or cannot be read is reported with a ``CorruptCacheWarning`` naming the file and regenerated
+(a sample cached before the records existed is checked by reading it whole, and gets its record then).
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ log(pT / GeV) with respect to the thrust axis, the electric charge, and four par
 CHUNK = 1000
 """Events per generation task at a single parameter point; fixed so that samples do not depend on the number of
 workers."""
-FORMAT_VERSION = 2  # 2: cached samples carry a .sha256 record (files of format 1 are not looked up)
+FORMAT_VERSION = 1
 
 
 def full_name(name: str) -> str:

@@ -6,8 +6,8 @@
   ``~/.cache/mlmc-course``. Downloaded files are verified against a known sha256 before they are used.
 * Generated files and the chunks of a sample being generated (:class:`ChunkStore`) are written atomically with a
   ``<file>.sha256`` record beside them (:func:`write_verified`); :func:`read_verified` uses a file only if it matches
-  its record and can be read, and otherwise warns (:class:`CorruptCacheWarning`, naming the file), deletes it and
-  returns ``None`` so that the caller regenerates it.
+  its record (or, lacking one, reads whole) and can be read, and otherwise warns (:class:`CorruptCacheWarning`,
+  naming the file), deletes it and returns ``None`` so that the caller regenerates it.
 """
 
 from __future__ import annotations
@@ -88,9 +88,11 @@ def remove_verified(path: str | Path) -> None:
 def read_verified(path: str | Path, read: Callable[[Path], T], *, what: str = "cached file") -> T | None:
     """Read a file written by :func:`write_verified`, or ``None`` if it is absent or bad.
 
-    A file that has no sha256 record, does not match it (truncated, altered) or that ``read`` cannot read is never
-    used: a :class:`CorruptCacheWarning` names it and says why, the file is deleted and ``None`` tells the caller to
-    regenerate it.
+    A file that does not match its sha256 record (truncated, altered) or that ``read`` cannot read is never used: a
+    :class:`CorruptCacheWarning` names it and says why, the file is deleted and ``None`` tells the caller to
+    regenerate it. A file without a record (written before records existed, or whose record was not written
+    because the run stopped between the two renames) is used only if ``read`` reads it whole (for ``.npz`` files
+    that includes zip's CRC-32 check of every array), and its record is written then.
     """
     path = Path(path)
     record = checksum_path(path)
@@ -98,17 +100,19 @@ def read_verified(path: str | Path, read: Callable[[Path], T], *, what: str = "c
         record.unlink(missing_ok=True)
         return None
     problem = None
-    if not record.exists():
-        problem = f"has no sha256 record ({record.name}): its writing was interrupted"
+    digest = sha256_file(path)
+    has_record = record.exists()
+    if has_record and record.read_text().split()[:1] != [digest]:
+        problem = "does not match its sha256 record: it is truncated or was altered"
     else:
-        expected = record.read_text().split()[:1]
-        if expected != [sha256_file(path)]:
-            problem = "does not match its sha256 record: it is truncated or was altered"
-    if problem is None:
         try:
-            return read(path)
+            value = read(path)
         except Exception as err:  # noqa: BLE001  (any failure to read means the file is unusable)
             problem = f"cannot be read ({type(err).__name__}: {err})"
+        else:
+            if not has_record and value is not None:
+                _replace_atomically(record, lambda f: f.write(f"{digest}  {path.name}\n".encode()))
+            return value
     warnings.warn(f"{what} {path} {problem}; it is deleted and regenerated", CorruptCacheWarning, stacklevel=2)
     remove_verified(path)
     return None
