@@ -454,17 +454,20 @@ plt.show()
 # ### A conditional flow as surrogate
 #
 # CaloFlow (arXiv:2106.05285) showed that normalizing flows can learn calorimeter showers with exact likelihoods.
-# Ours, `calo.ShowerSurrogate`, is a conditional spline flow for the 25 cells given $\log E$. Cell energies span
-# orders of magnitude and the noise makes some negative, so the flow sees $\operatorname{asinh}(E_\text{cell}/(0.01
-# E))$, linear near zero and logarithmic for the shower core, standardised with the training sample.
+# Ours, `models.showers.ShowerSurrogate`, is a conditional spline flow for the 25 cells given $\log E$. Cell
+# energies span orders of magnitude and the noise makes some negative, so the flow sees
+# $\operatorname{asinh}(E_\text{cell}/(0.01 E))$, linear near zero and logarithmic for the shower core,
+# standardised with the training sample (the standardisation is part of the model and saved with it).
 #
 # The deliberately bad surrogate is the *same* flow sampled with its Gaussian noise scaled by 0.6 (a "temperature"
 # below one). Its showers look cleaner and more typical, but they fluctuate too little: a "too-narrow" surrogate, a
 # failure that averaged plots hide.
 
 # %%
+from mlmc_course.models.showers import ShowerSurrogate
+
 torch.manual_seed(cfg.seed)
-surrogate = calo.ShowerSurrogate().to(cfg.device)
+surrogate = ShowerSurrogate().to(cfg.device)
 shower_data = to_tensors(*surrogate.training_tensors(train_showers), device=cfg.device)
 shower_val = to_tensors(*surrogate.standardise(val_showers), device=cfg.device)
 fit(surrogate.flow, nll_loss, shower_data, val=shower_val, epochs=calo_epochs, batch_size=256, lr=3e-3, desc="flow")

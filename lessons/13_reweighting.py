@@ -67,6 +67,7 @@ import matplotlib.pyplot as plt
 import tensorflow as tf
 
 from mlmc_course import reweight as rw
+from mlmc_course.data import toys
 from mlmc_course.plotting import binned, compare_hist
 
 print(f"TensorFlow {tf.__version__}; {n_events:,} events per sample, up to {epochs} epochs")
@@ -150,11 +151,11 @@ checks.classifier_weights(classifier_weights, seed=113)
 # Our "events" have a transverse momentum $p_T$ (GeV) and a pseudorapidity $\eta$. In the simulation $p_T$
 # follows a Gamma distribution with scale 20 GeV, in the "data" one with scale 24 GeV; given $p_T$, $\eta$ is
 # Gaussian with a width that falls with $p_T$, faster in data. Both densities are known in closed form
-# (`rw.KinematicToy`), so we can compare the learned weights with the exact ratio. Real data have no such
+# (`toys.KinematicToy`), so we can compare the learned weights with the exact ratio. Real data have no such
 # answer: there, the checks are closure tests like the one later in this lesson.
 
 # %%
-toy = rw.KinematicToy()
+toy = toys.KinematicToy()
 sim = toy.sample(n_events, "sim", seed=cfg.seed)
 data = toy.sample(n_events, "data", seed=cfg.seed + 1)
 pt_bins, eta_bins = np.linspace(0, 200, 41), np.linspace(-4, 4, 33)
@@ -506,7 +507,7 @@ claim(
 # would need infinite ones: the instability the generator-group discussion warns about.
 
 # %%
-holed = rw.KinematicToy(eta_max=1.5)
+holed = toys.KinematicToy(eta_max=1.5)
 sim_h = holed.sample(n_events, "sim", seed=cfg.seed + 4)
 clf_h = rw.train_keras_classifier(sim_h, data, hidden=(64, 64), epochs=epochs, seed=cfg.seed)
 w_h = rw.weights_from_probabilities(clf_h.predict(sim_h))
@@ -680,7 +681,7 @@ plt.show()
 # Gaussian detector with resolution 0.5. `rw.omnifold` takes any classifier; here the Keras one.
 
 # %%
-detector = rw.DetectorToy(resolution=0.5)
+detector = toys.DetectorToy(resolution=0.5)
 mc_truth, mc_reco = detector.sample(n_events, 0.0, 1.0, seed=cfg.seed + 10)
 true_truth, data_reco = detector.sample(n_events, 0.6, 0.8, seed=cfg.seed + 11)
 unfold = rw.omnifold(

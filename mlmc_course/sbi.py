@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from mlmc_course.training import mlp
+from mlmc_course.models.layers import mlp
 from mlmc_course.validation import as_array, in_range, positive_int, same_length
 
 KAPPA = 1.5  # interference strength; p(z | theta) >= 0 for every theta while KAPPA <= 1.81

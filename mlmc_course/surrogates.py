@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from mlmc_course.config import threads
-from mlmc_course.training import History, fit, mlp, to_tensors
+from mlmc_course.models.layers import mlp
+from mlmc_course.training import History, fit, to_tensors
 from mlmc_course.validation import as_array, positive_int
 
 C_F = 4.0 / 3.0

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from mlmc_course.models.layers import mlp  # noqa: F401  (defined in models.layers; lessons import it from here too)
 from mlmc_course.validation import positive_int
 
 Batch = tuple[torch.Tensor, ...]
@@ -155,23 +156,6 @@ def fit(
         model.load_state_dict(best_state)
     model.eval()
     return history
-
-
-def mlp(n_in: int, n_out: int, hidden: Sequence[int] = (64, 64), *, activation=torch.nn.ReLU, dropout: float = 0.0):
-    """A fully connected network ``n_in -> hidden... -> n_out`` with optional dropout after each hidden layer."""
-    positive_int(n_in, "n_in")
-    positive_int(n_out, "n_out")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-    layers: list[torch.nn.Module] = []
-    width = n_in
-    for h in hidden:
-        layers += [torch.nn.Linear(width, positive_int(h, "hidden width")), activation()]
-        if dropout > 0:
-            layers.append(torch.nn.Dropout(dropout))
-        width = h
-    layers.append(torch.nn.Linear(width, n_out))
-    return torch.nn.Sequential(*layers)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

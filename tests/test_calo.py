@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mlmc_course.data import calo
+from mlmc_course.models.showers import ShowerSurrogate
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def test_bad_inputs_get_clear_errors(call, error, match):
 
 def test_surrogate_bookkeeping(showers):
     torch.manual_seed(0)
-    surrogate = calo.ShowerSurrogate()
+    surrogate = ShowerSurrogate()
     with pytest.raises(RuntimeError, match="train"):
         surrogate.sample(showers.energy[:5])
     cells, context = surrogate.training_tensors(showers)
@@ -79,3 +80,15 @@ def test_surrogate_bookkeeping(showers):
     assert generated.cells.shape == (50, 5, 5) and np.allclose(generated.energy, showers.energy[:50])
     with pytest.raises(ValueError, match="temperature"):
         surrogate.sample(showers.energy[:5], temperature=0.0)
+
+
+def test_the_surrogate_saves_its_standardisation_with_its_weights(showers, tmp_path):
+    torch.manual_seed(0)
+    trained = ShowerSurrogate()
+    trained.training_tensors(showers)
+    torch.save(trained.state_dict(), tmp_path / "surrogate.pt")
+    loaded = ShowerSurrogate()
+    loaded.load_state_dict(torch.load(tmp_path / "surrogate.pt"))
+    assert loaded.fitted
+    for a, b in zip(trained.standardise(showers), loaded.standardise(showers), strict=True):
+        assert torch.equal(a, b)

@@ -15,11 +15,11 @@ from mlmc_course.models.flows import (
     BoxToReal,
     CouplingFlow,
     conditional_flow,
-    context_tensor,
     maf,
     nll_loss,
     rq_spline_flow,
 )
+from mlmc_course.models.tensors import context_tensor
 from mlmc_course.training import fit, to_tensors
 
 

@@ -7,6 +7,7 @@ import pytest
 from scipy import integrate
 
 from mlmc_course import reweight as rw
+from mlmc_course.data import toys
 
 
 def test_weights_from_probabilities_formula_and_prior():
@@ -95,7 +96,7 @@ def test_compare_histograms_accepts_same_and_rejects_different():
 
 
 def test_kinematic_toy_densities_normalised_and_sampled():
-    toy = rw.KinematicToy()
+    toy = toys.KinematicToy()
     for which in ("sim", "data"):
         total, _ = integrate.dblquad(
             lambda eta, pt, w=which: toy.density(np.array([[pt, eta]]), w)[0], 0, 400, -8, 8, epsabs=1e-5
@@ -110,7 +111,7 @@ def test_kinematic_toy_densities_normalised_and_sampled():
 
 
 def test_kinematic_toy_hole():
-    toy = rw.KinematicToy(eta_max=1.0)
+    toy = toys.KinematicToy(eta_max=1.0)
     sim = toy.sample(5000, "sim", seed=0)
     assert np.abs(sim[:, 1]).max() < 1.0
     assert np.isinf(toy.ratio(np.array([[30.0, 1.5]])))[0]
@@ -119,7 +120,7 @@ def test_kinematic_toy_hole():
 
 
 def test_detector_toy():
-    truth, reco = rw.DetectorToy(resolution=0.5).sample(40_000, 1.0, 2.0, seed=0)
+    truth, reco = toys.DetectorToy(resolution=0.5).sample(40_000, 1.0, 2.0, seed=0)
     assert truth.shape == reco.shape == (40_000, 1)
     assert np.std(reco - truth) == pytest.approx(0.5, rel=0.02)
     assert np.std(reco) == pytest.approx(np.sqrt(4.25), rel=0.02)
@@ -128,7 +129,7 @@ def test_detector_toy():
 @pytest.mark.slow
 def test_keras_classifier_reproduces_density_ratio():
     """The classifier weight follows the analytic ratio of the toy (lesson 13's claim)."""
-    toy = rw.KinematicToy()
+    toy = toys.KinematicToy()
     sim, data = toy.sample(20_000, "sim", seed=10), toy.sample(20_000, "data", seed=11)
     clf = rw.train_keras_classifier(sim, data, hidden=(32, 32), epochs=8, batch_size=256, seed=0)
     test = toy.sample(5000, "sim", seed=12)
@@ -155,7 +156,7 @@ def _logistic_quadratic(x0, x1, w0, w1):
 
 
 def test_omnifold_unfolds_gaussian_toy():
-    det = rw.DetectorToy(resolution=0.5)
+    det = toys.DetectorToy(resolution=0.5)
     mc_t, mc_r = det.sample(40_000, 0.0, 1.0, seed=0)
     data_t, data_r = det.sample(40_000, 0.6, 0.8, seed=1)
     result = rw.omnifold(mc_t, mc_r, data_r, _logistic_quadratic, iterations=5)

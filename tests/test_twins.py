@@ -47,7 +47,7 @@ def _bce_of_logits():  # 02: the package's loss takes a model and a batch; here 
 
 
 def _weights(prior: Callable[[int, int], float]):  # 02, 13, 16: s/(1 - s) times the ratio of the class sizes
-    from mlmc_course.reweight import weights_from_probabilities
+    from mlmc_course.reweight.weights import weights_from_probabilities
 
     return lambda s, n_a, n_b: weights_from_probabilities(s, prior_ratio=prior(n_a, n_b))
 
@@ -77,7 +77,7 @@ def _negative_elbo():  # 06: reconstruction NLL + beta KL from the package's two
 
 
 def _flow_log_prob():  # 07: the package's base density plus the flow's log-determinant
-    from mlmc_course.models.flows import standard_normal_log_prob
+    from mlmc_course.models.tensors import standard_normal_log_prob
 
     def log_prob(x, to_noise):
         z, log_det = to_noise(x)
@@ -186,8 +186,8 @@ def _weighted_w1():  # 15: the package's W_p with weights on the first sample
 TWINS: dict[tuple[str, str, str], Callable[[], Callable]] = {
     ("01_regression", "gaussian_nll", "mlmc_course.models.vae.gaussian_nll"): _nll_per_point,
     ("02_classification", "bce_loss", "mlmc_course.models.taggers.bce_loss"): _bce_of_logits,
-    ("02_classification", "likelihood_ratio", "mlmc_course.reweight.weights_from_probabilities"): lambda: _weights(
-        lambda n_sig, n_bkg: n_bkg / n_sig
+    ("02_classification", "likelihood_ratio", "mlmc_course.reweight.weights.weights_from_probabilities"): lambda: (
+        _weights(lambda n_sig, n_bkg: n_bkg / n_sig)
     ),
     ("02_classification", "auc", "mlmc_course.metrics.classification.auc"): same(
         "mlmc_course.metrics.classification.auc"
@@ -211,7 +211,7 @@ TWINS: dict[tuple[str, str, str], Callable[[], Callable]] = {
         "mlmc_course.models.vae.reparameterize"
     ),
     ("06_gans_vaes", "negative_elbo", "mlmc_course.models.vae.kl_to_standard_normal"): _negative_elbo,
-    ("07_flows", "flow_log_prob", "mlmc_course.models.flows.standard_normal_log_prob"): _flow_log_prob,
+    ("07_flows", "flow_log_prob", "mlmc_course.models.tensors.standard_normal_log_prob"): _flow_log_prob,
     ("07_flows", "affine_coupling", "mlmc_course.models.flows.AffineCoupling"): _coupling("forward"),
     ("07_flows", "affine_coupling_inverse", "mlmc_course.models.flows.AffineCoupling"): _coupling("inverse"),
     ("08_diffusion", "diffuse", "mlmc_course.models.diffusion.diffuse"): same("mlmc_course.models.diffusion.diffuse"),
@@ -232,13 +232,15 @@ TWINS: dict[tuple[str, str, str], Callable[[], Callable]] = {
         "mlmc_course.pdf.effective_exponents"
     ),
     ("12_hadronization", "lund_f", "mlmc_course.hadronization.lund_f"): same("mlmc_course.hadronization.lund_f"),
-    ("13_reweighting", "classifier_weights", "mlmc_course.reweight.weights_from_probabilities"): lambda: _weights(
-        lambda n_sim, n_data: n_sim / n_data
+    ("13_reweighting", "classifier_weights", "mlmc_course.reweight.weights.weights_from_probabilities"): lambda: (
+        _weights(lambda n_sim, n_data: n_sim / n_data)
     ),
-    ("13_reweighting", "effective_sample_size", "mlmc_course.reweight.effective_sample_size"): same(
-        "mlmc_course.reweight.effective_sample_size"
+    ("13_reweighting", "effective_sample_size", "mlmc_course.reweight.weights.effective_sample_size"): same(
+        "mlmc_course.reweight.weights.effective_sample_size"
     ),
-    ("13_reweighting", "clip_weights", "mlmc_course.reweight.clip_weights"): same("mlmc_course.reweight.clip_weights"),
+    ("13_reweighting", "clip_weights", "mlmc_course.reweight.weights.clip_weights"): same(
+        "mlmc_course.reweight.weights.clip_weights"
+    ),
     ("14_dctr", "normalised_nll", "mlmc_course.dctr.normalised_nll"): _normalised_nll,
     ("14_dctr", "parabola_minimum", "mlmc_course.dctr.parabola_minimum"): same("mlmc_course.dctr.parabola_minimum"),
     ("14_dctr", "dctr_training_set", "mlmc_course.dctr.assign_nominal_parameters"): _dctr_training_set,
@@ -247,7 +249,7 @@ TWINS: dict[tuple[str, str, str], Callable[[], Callable]] = {
     ("15_optimal_transport", "barycentric_map", "mlmc_course.ot.barycentric_map"): same(
         "mlmc_course.ot.barycentric_map"
     ),
-    ("16_sbi", "carl_ratio", "mlmc_course.reweight.weights_from_probabilities"): lambda: _weights(
+    ("16_sbi", "carl_ratio", "mlmc_course.reweight.weights.weights_from_probabilities"): lambda: _weights(
         lambda n_num, n_den: n_den / n_num
     ),
     ("16_sbi", "rascal_loss", "mlmc_course.sbi.rascal_terms"): same("mlmc_course.sbi.rascal_terms"),

@@ -4,6 +4,8 @@
   with Gaussian noise (and, optionally, a few outliers).
 * :class:`ResonanceToy`: a two-class problem (a Z-like resonance over a falling background, with a decay-angle
   variable) whose densities, and so the exact likelihood ratio, are known analytically.
+* :class:`KinematicToy`: simulation and "data" in (pT, eta) with a known density ratio (lesson 13's reweighting).
+* :class:`DetectorToy`: a particle-level sample smeared by a Gaussian detector (lesson 13's unfolding).
 """
 
 from __future__ import annotations
@@ -155,3 +157,82 @@ def gaussian_nll_reference(pred, target, sigma) -> float:
 
 
 __all__ = ["M_Z", "GAMMA_Z", "z_cross_section", "z_lineshape", "ResonanceToy"]
+
+
+@dataclass(frozen=True)
+class KinematicToy:
+    """Simulation and "data" in two variables, (pT in GeV, eta), with densities known in closed form.
+
+    pT follows a Gamma distribution (shape ``k``, scale ``scale_sim`` or ``scale_data``); given pT, eta is Gaussian
+    with a width that falls linearly with pT (slopes differ), so the two differ in both variables and their
+    correlation. An optional ``eta_max`` cuts the *simulation* to |eta| < eta_max: a hole in its coverage.
+    """
+
+    k: float = 2.0
+    scale_sim: float = 20.0
+    scale_data: float = 24.0
+    eta_width: float = 1.5
+    slope_sim: float = 0.004
+    slope_data: float = 0.008
+    eta_max: float | None = None
+
+    def _eta_sigma(self, pt: np.ndarray, slope: float) -> np.ndarray:
+        return np.maximum(self.eta_width - slope * pt, 0.5)
+
+    def _trunc(self, sigma: np.ndarray) -> np.ndarray:
+        if self.eta_max is None:
+            return np.ones_like(sigma)
+        return 2 * stats.norm.cdf(self.eta_max / sigma) - 1
+
+    def density(self, x, which: str) -> np.ndarray:
+        """p(x | sim) or p(x | data) for ``x`` of shape ``(n, 2)``."""
+        x = as_array(x, "x", shape=(None, 2))
+        pt, eta = x[:, 0], x[:, 1]
+        if which == "sim":
+            sigma = self._eta_sigma(pt, self.slope_sim)
+            p = stats.gamma.pdf(pt, self.k, scale=self.scale_sim) * stats.norm.pdf(eta, 0, sigma) / self._trunc(sigma)
+            if self.eta_max is not None:
+                p = np.where(np.abs(eta) < self.eta_max, p, 0.0)
+            return p
+        if which == "data":
+            sigma = self._eta_sigma(pt, self.slope_data)
+            return stats.gamma.pdf(pt, self.k, scale=self.scale_data) * stats.norm.pdf(eta, 0, sigma)
+        raise ValueError(f"which must be 'sim' or 'data', got {which!r}")
+
+    def ratio(self, x) -> np.ndarray:
+        """The exact weight p_data / p_sim, ``(n,)`` (infinite where the simulation has a hole)."""
+        with np.errstate(divide="ignore"):
+            return self.density(x, "data") / self.density(x, "sim")
+
+    def sample(self, n: int, which: str, *, seed: int = 0) -> np.ndarray:
+        """``n`` events ``(n, 2)`` = (pT [GeV], eta), float32."""
+        n = positive_int(n, "n")
+        if which not in ("sim", "data"):
+            raise ValueError(f"which must be 'sim' or 'data', got {which!r}")
+        rng = np.random.default_rng(seed)
+        scale, slope = (self.scale_sim, self.slope_sim) if which == "sim" else (self.scale_data, self.slope_data)
+        pt = rng.gamma(self.k, scale, n)
+        sigma = self._eta_sigma(pt, slope)
+        if which == "sim" and self.eta_max is not None:
+            lo, hi = -self.eta_max / sigma, self.eta_max / sigma
+            eta = stats.truncnorm.rvs(lo, hi, loc=0, scale=sigma, random_state=rng)
+        else:
+            eta = rng.normal(0, sigma)
+        return np.column_stack([pt, eta]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DetectorToy:
+    """A particle-level variable t ~ N(mu, sigma) seen through a Gaussian detector, r = t + N(0, resolution)."""
+
+    resolution: float = 0.5
+
+    def sample(self, n: int, mu: float, sigma: float, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` pairs: particle level ``(n, 1)`` and detector level ``(n, 1)``, float32."""
+        n = positive_int(n, "n")
+        if not sigma > 0:
+            raise ValueError(f"sigma must be positive, got {sigma}")
+        rng = np.random.default_rng(seed)
+        truth = rng.normal(mu, sigma, n)
+        reco = truth + rng.normal(0, self.resolution, n)
+        return truth[:, None].astype(np.float32), reco[:, None].astype(np.float32)

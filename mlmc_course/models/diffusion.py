@@ -24,8 +24,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from mlmc_course.models.flows import context_tensor, features_tensor, model_device, standard_normal_log_prob
-from mlmc_course.training import mlp
+from mlmc_course.models.layers import mlp
+from mlmc_course.models.tensors import context_tensor, features_tensor, model_device, standard_normal_log_prob
 from mlmc_course.validation import positive_int
 
 Batch = tuple[torch.Tensor, ...]

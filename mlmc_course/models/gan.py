@@ -29,8 +29,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mlmc_course.models.flows import context_tensor, features_tensor, model_device
-from mlmc_course.training import iterate_minibatches, mlp
+from mlmc_course.models.layers import mlp
+from mlmc_course.models.tensors import context_tensor, features_tensor, model_device
+from mlmc_course.training import iterate_minibatches
 from mlmc_course.validation import positive_int
 
 GeneratorLoss = Literal["non_saturating", "saturating"]

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from mlmc_course.models.flows import context_tensor, features_tensor, model_device
-from mlmc_course.training import mlp
+from mlmc_course.models.layers import mlp
+from mlmc_course.models.tensors import context_tensor, features_tensor, model_device
 from mlmc_course.validation import positive_int
 
 Batch = tuple[torch.Tensor, ...]
