@@ -36,3 +36,19 @@ def test_the_package_imports_form_no_cycle():
     for m in graph:
         if m not in state:
             visit(m, [])
+
+
+def test_data_code_does_not_import_models():
+    """Data generators and loaders stay below the models (mlmc_course/README.md): no import of mlmc_course.models."""
+    import ast
+
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "mlmc_course" / "data"
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("mlmc_course.models")]
+    assert not offenders, offenders
