@@ -41,7 +41,6 @@ def test_the_package_imports_form_no_cycle():
 def test_data_code_does_not_import_models():
     """Data generators and loaders stay below the models (mlmc_course/README.md): no import of mlmc_course.models."""
     import ast
-
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parents[1] / "mlmc_course" / "data"
