@@ -96,6 +96,20 @@ def as_integrand(function: Integrand | Callable[[torch.Tensor], torch.Tensor], d
     return Integrand(name=name, dim=positive_int(dim, "dim"), function=function, integral=math.nan, reference="unknown")
 
 
+def _upper_rel_var(a: torch.Tensor) -> float:
+    """A pessimistic relative variance of weights ``a``: the estimate plus two of its standard errors,
+    ``(var + 2 sqrt((m4 - var^2) / n)) / mean^2``. A heavy tail makes the plain estimate too low (it misses the rare
+    huge weights) and its error large, so the bound keeps a lucky window from winning the best-state selection."""
+    a = a.double()
+    mean = float(a.mean())
+    if not mean > 0 or len(a) < 2:
+        return math.inf
+    d2 = (a - mean) ** 2
+    var = float(d2.mean())
+    m4 = float((d2**2).mean())
+    return (var + 2.0 * math.sqrt(max(m4 - var**2, 0.0) / len(a))) / mean**2
+
+
 @dataclass
 class TrainingHistory:
     """Per online step: the loss, the number of integrand calls so far, and the active channels."""
@@ -506,8 +520,7 @@ class NISIntegrator:
         """
         a = torch.cat(self._held_out)
         self._held_out = []
-        mean = float(a.mean())
-        rel_var = float(a.var()) / mean**2 if mean > 0 else math.inf
+        rel_var = _upper_rel_var(a)
         if not rel_var < self.best_rel_var and math.isfinite(self.best_rel_var):
             return
         self.best_rel_var = rel_var
@@ -535,8 +548,7 @@ class NISIntegrator:
             amap.add_training_data(y, (f * jac) ** 2)
             amap.adapt(alpha=0.5)
         f, jac = evaluate(rng.random((per_iter, self.dim)))
-        w = f * jac
-        self.vegas_rel_var = float(w.var(ddof=1) / w.mean() ** 2) if w.mean() > 0 else math.inf
+        self.vegas_rel_var = _upper_rel_var(torch.as_tensor(f * jac))
         self.vegas_map = amap
 
         def vegas_map(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
