@@ -183,8 +183,8 @@ class Summary:
         note = f" ({sum(r.fallback for r in self.rows)} fell back to VEGAS)" if self.method.startswith("ours") else ""
         return (
             f"| {self.integrand} | {self.method}{note} | {np.median(pulls):+.2f} | {worst:+.2f} | "
-            f"{np.median(rs):.3g} | {rs.max():.3g} | {eff:.3g} | {wmax:.3g} | {flagged}/{len(self.rows)} | {calls:,.0f} | "
-            f"{train_cpu:.3g} | {eval_cpu:.3g} |"
+            f"{np.median(rs):.3g} | {rs.max():.3g} | {eff:.3g} | {wmax:.3g} | {flagged}/{len(self.rows)} | "
+            f"{calls:,.0f} | {train_cpu:.3g} | {eval_cpu:.3g} |"
         )
 
 
