@@ -542,8 +542,9 @@ claim("the mean of the estimates agrees with the exact value within three of its
 # Read the two lines separately. The **mean of the estimates** is the unbiasedness test: it agrees with the
 # exact value within the few standard errors printed above (the claim cell checks three). The **pulls** of a
 # sampler with heavy-tailed weights are slightly skewed to the negative side, with a mean a little below zero: a
-# run that happens to miss the rare large weights comes out low *and* quotes a small error, while a run that catches one comes out high with a large error. This is the usual
-# price of a poor sampler and shrinks as the weights narrow; it is not a bias of the estimator.
+# run that happens to miss the rare large weights comes out low *and* quotes a small error, while a run that
+# catches one comes out high with a large error. This is the usual price of a poor sampler and shrinks as the
+# weights narrow; it is not a bias of the estimator.
 
 # %% [markdown]
 # ## A physics integrand: Drell-Yan through the Z
