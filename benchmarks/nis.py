@@ -6,11 +6,14 @@ exact integral, the relative standard deviation per call (``error * sqrt(calls) 
 variance a method needs per call), the unweighting efficiency (bootstrap maximum, with its 16-84% band, and the
 0.1%-overweight quantile; see ``mlmc_course.nis.unweighting``), and the wall time for training and evaluation.
 
+Every method runs with its defaults on every integrand, single-channel, nothing tuned per integrand; 5 seeds each.
+CPU seconds (``time.process_time``) are split into training and sampling where the method allows it.
+
 Usage::
 
-    python benchmarks/nis.py                                   # the committed table, CPU
-    python benchmarks/nis.py --methods ours --device cuda      # the GPU row
-    python benchmarks/nis.py --integrands "camel d4" --train-calls 102400 --eval-calls 100000   # quick look
+    python benchmarks/nis.py --threads 1 --out benchmarks/results/nis.md      # the committed table, CPU
+    python benchmarks/nis.py --methods ours --device cuda                      # the GPU rows
+    python benchmarks/nis.py --integrands "camel d4" --seeds 1                 # quick look
 
 Prints a markdown table (and writes it to ``--out`` when given).
 """
@@ -22,6 +25,7 @@ import math
 import platform
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,12 +33,13 @@ import torch
 
 from mlmc_course.data import integrands
 from mlmc_course.data.integrands import Integrand
-from mlmc_course.nis import IntegrationResult, NISIntegrator, run_vegas, unweighting_efficiency
+from mlmc_course.nis import IntegrationResult, NISIntegrator, run_vegas, weight_diagnostics
 from mlmc_course.nis.results import channel_result
 
 METHODS = ("vegas", "vegas-beta0", "madnis", "madnis-vegas", "ours")
-INTEGRANDS = ("camel d4", "camel d8", "ring+line")
-MULTICHANNEL = {"ring+line", "drell-yan"}
+DEFAULT_METHODS = ("vegas", "vegas-beta0", "madnis", "ours")
+INTEGRANDS = (*integrands.STRESS_SUITE, "camel d4", "camel d8", "ring+line")
+MULTICHANNEL: set[str] = set()  # every method runs single-channel with its defaults: nothing is tuned per integrand
 
 
 @dataclass
@@ -47,41 +52,32 @@ class Row:
     truth_error: float
     train_calls: int
     seconds: float
+    train_seconds: float = math.nan
+    eval_seconds: float = math.nan
+    fallback: bool = False
 
 
 # -- our sampler ---------------------------------------------------------------------------------------------
 
 
-def ours_settings(itg: Integrand) -> dict:
-    """The settings of the ``ours`` rows, the same for every integrand except the channels: six coupling blocks,
-    buffered training (5 extra steps per online step on the last 10 batches) and a 2% flat defensive mixture."""
-    return dict(
-        multichannel=itg.name in MULTICHANNEL,
-        bins=16,
-        hidden=(64, 64),
-        blocks=6,
-        loss="variance",
-        lr=1e-3,
-        lr_final=1e-4,
-        batch_size=1024,
-        buffer_capacity=10 * 1024,
-        buffered_steps=5,
-        flat_mix=0.02,
-        uniform_fraction=0.1,
-    )
-
-
 def run_ours(itg: Integrand, train_calls: int, eval_calls: int, seed: int, device: str) -> Row:
-    start = time.perf_counter()
-    nis = NISIntegrator(itg, device=device, seed=seed, **ours_settings(itg))
+    """``NISIntegrator(f)`` with its defaults, nothing tuned: the configuration a new user gets."""
+    start = time.process_time()
+    nis = NISIntegrator(itg, device=device, seed=seed)
     nis.train(max(1, train_calls // nis.batch_size))
     used = nis.n_calls
+    mid = time.process_time()
     sample = nis.sample(eval_calls)
     if device == "cuda":
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    end = time.process_time()
     weights = sample.weight.cpu().numpy()
-    return Row(itg.name, f"ours ({device})", sample.result(), weights, itg.integral, itg.integral_error, used, seconds)
+    row = Row(
+        itg.name, f"ours ({device})", sample.result(), weights, itg.integral, itg.integral_error, used, end - start
+    )
+    row.train_seconds, row.eval_seconds = mid - start, end - mid
+    row.fallback = not nis.use_flow
+    return row
 
 
 # -- the madnis package (1.0.0), default settings --------------------------------------------------------------
@@ -110,7 +106,7 @@ def run_madnis(itg: Integrand, train_calls: int, eval_calls: int, seed: int, veg
 
     torch.manual_seed(seed)
     calls = [0]
-    start = time.perf_counter()
+    start = time.process_time()
     integrator = Integrator(_madnis_integrand(itg, calls))
     if vegas_init:
         pre = VegasPreTraining(integrator)
@@ -118,11 +114,18 @@ def run_madnis(itg: Integrand, train_calls: int, eval_calls: int, seed: int, veg
         n_chan = itg.n_channels if itg.name in MULTICHANNEL else 1
         pre.train([max(1, train_calls // (10 * 10 * n_chan))] * 10)
         pre.initialize_integrator()
-    integrator.train(max(1, (train_calls - calls[0]) // integrator.batch_size))
+    # madnis re-draws a training batch until half its points are non-zero: every call counts against the budget
+    step_cost = integrator.batch_size
+    while calls[0] + step_cost <= train_calls:
+        before = calls[0]
+        integrator.train(1)
+        step_cost = calls[0] - before
     used = calls[0]
+    mid = time.process_time()
     with torch.no_grad():
         sample = integrator.sample(eval_calls)
-    seconds = time.perf_counter() - start
+    end = time.process_time()
+    seconds = end - start
     weights = sample.weights.double()
     if sample.channels is None:
         channel, n_channels = torch.zeros(len(weights), dtype=torch.long), 1
@@ -131,7 +134,9 @@ def run_madnis(itg: Integrand, train_calls: int, eval_calls: int, seed: int, veg
     counts = torch.bincount(channel, minlength=n_channels).double()
     result = channel_result(weights * counts[channel] / len(weights), channel, n_channels)
     name = "madnis + VEGAS init" if vegas_init else "madnis"
-    return Row(itg.name, name, result, weights.numpy(), itg.integral, itg.integral_error, used, seconds)
+    row = Row(itg.name, name, result, weights.numpy(), itg.integral, itg.integral_error, used, seconds)
+    row.train_seconds, row.eval_seconds = mid - start, end - mid
+    return row
 
 
 # -- the vegas package ---------------------------------------------------------------------------------------
@@ -146,30 +151,78 @@ def run_vegas_row(itg: Integrand, train_calls: int, eval_calls: int, seed: int, 
 # -- the table -----------------------------------------------------------------------------------------------
 
 
-def format_row(row: Row) -> str:
-    r, u = row.result, unweighting_efficiency(row.weights)
-    lo, hi = u.efficiency_boot_band
-    pull = (r.value - row.truth) / math.hypot(r.error, row.truth_error)
-    return (
-        f"| {row.integrand} | {row.method} | {r.value:.5f} ± {r.error:.5f} | {pull:+.2f} | {r.rel_std:.3g} | "
-        f"{u.efficiency_boot:.3g} [{lo:.3g}, {hi:.3g}] | {u.efficiency_quantile:.3g} | {row.train_calls:,} + "
-        f"{r.n_calls:,} | {row.seconds:.1f} |"
-    )
+def pull_of(row: Row) -> float:
+    r = row.result
+    return (r.value - row.truth) / math.hypot(r.error, row.truth_error)
+
+
+@dataclass
+class Summary:
+    integrand: str
+    method: str
+    rows: list[Row]
+
+    def pulls(self) -> np.ndarray:
+        return np.array([pull_of(r) for r in self.rows])
+
+    def rel_stds(self) -> np.ndarray:
+        return np.array([r.result.rel_std for r in self.rows])
+
+    def diagnostics(self) -> list:
+        return [weight_diagnostics(r.weights) for r in self.rows]
+
+    def line(self) -> str:
+        pulls, rs, diags = self.pulls(), self.rel_stds(), self.diagnostics()
+        worst = pulls[np.argmax(np.abs(pulls))]
+        eff = np.median([d.efficiency for d in diags])
+        wmax = max(d.max_weight_ratio for d in diags)
+        flagged = sum(not d.trustworthy for d in diags)
+        calls = np.mean([r.train_calls + r.result.n_calls for r in self.rows])
+        train_cpu = np.mean([r.train_seconds / r.train_calls for r in self.rows]) * 1e6
+        eval_cpu = np.mean([r.eval_seconds / r.result.n_calls for r in self.rows]) * 1e6
+        note = f" ({sum(r.fallback for r in self.rows)} fell back to VEGAS)" if self.method.startswith("ours") else ""
+        return (
+            f"| {self.integrand} | {self.method}{note} | {np.median(pulls):+.2f} | {worst:+.2f} | "
+            f"{np.median(rs):.3g} | {rs.max():.3g} | {eff:.3g} | {wmax:.3g} | {flagged}/{len(self.rows)} | "
+            f"{calls:,.0f} | {train_cpu:.3g} | {eval_cpu:.3g} |"
+        )
 
 
 HEADER = (
-    "| integrand | method | integral | pull | rel. std | unw. eff. (bootstrap max, 16-84%) | unw. eff. (0.1% "
-    "overweight) | calls (train + eval) | wall [s] |\n|---|---|---|---|---|---|---|---|---|"
+    "| integrand | method | median pull | worst pull | median rel. std | worst rel. std | unw. eff. (0.1% "
+    "overweight, median) | max w / <w> (worst) | runs flagged heavy-tailed | calls per run (train + eval) | "
+    "CPU s / M train calls | CPU s / M eval calls |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
+
+
+def trustworthy_vegas(s: Summary) -> np.ndarray:
+    """rel. std of VEGAS runs, inf where the run's own |pull| > 3 (a wrong VEGAS result is not a better one)."""
+    return np.where(np.abs(s.pulls()) > 3, np.inf, s.rel_stds())
+
+
+def verdict(by_method: dict[str, Summary]) -> str:
+    """The done-when line of issue 14 for one integrand."""
+    ours = next(v for k, v in by_method.items() if k.startswith("ours"))
+    pulls, rs = ours.pulls(), ours.rel_stds()
+    vegas = [trustworthy_vegas(by_method[m]) for m in ("vegas (default)", "vegas (beta=0)") if m in by_method]
+    best_vegas = np.min([np.median(v) for v in vegas]) if vegas else math.nan
+    not_worse = sum(abs(p) < 3 and all(r <= np.median(v) for v in vegas) for p, r in zip(pulls, rs, strict=True))
+    madnis = by_method.get("madnis")
+    madnis_rs = np.median(madnis.rel_stds()) if madnis else math.nan
+    three_x = np.median(rs) * 3 <= best_vegas and (madnis is None or np.median(rs) <= madnis_rs)
+    return (
+        f"| {ours.integrand} | {not_worse}/{len(pulls)} | {'yes' if not_worse >= 4 else 'no'} | "
+        f"{best_vegas / np.median(rs):.3g} | {madnis_rs / np.median(rs):.3g} | {'yes' if three_x else 'no'} |"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--integrands", nargs="+", default=list(INTEGRANDS))
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--train-calls", type=int, default=1000 * 1024)
-    parser.add_argument("--eval-calls", type=int, default=1000 * 1024)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=METHODS)
+    parser.add_argument("--train-calls", type=int, default=64 * 1024)
+    parser.add_argument("--eval-calls", type=int, default=64 * 1024)
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 1..N per integrand and method")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--out", default=None, help="also write the table to this file")
@@ -179,31 +232,48 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda, but torch sees no GPU")
 
+    wall = time.perf_counter()
     lines = [HEADER]
+    verdicts = [
+        "| integrand | seeds with pull < 3 and rel. std <= both VEGAS | >= 4 of 5 | VEGAS (best) / ours rel. std | "
+        "madnis / ours rel. std | 3x below VEGAS and not above madnis |\n|---|---|---|---|---|---|"
+    ]
     print(HEADER, flush=True)
     for name in args.integrands:
         itg = integrands.get(name)
+        by_method: dict[str, Summary] = {}
         for method in args.methods:
-            if method == "vegas":
-                row = run_vegas_row(itg, args.train_calls, args.eval_calls, args.seed, 0.75)
-            elif method == "vegas-beta0":
-                row = run_vegas_row(itg, args.train_calls, args.eval_calls, args.seed, 0.0)
-            elif method in ("madnis", "madnis-vegas"):
-                row = run_madnis(itg, args.train_calls, args.eval_calls, args.seed, method == "madnis-vegas")
-            else:
-                row = run_ours(itg, args.train_calls, args.eval_calls, args.seed, args.device)
-            lines.append(format_row(row))
+            rows = []
+            for seed in range(1, args.seeds + 1):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    if method == "vegas":
+                        row = run_vegas_row(itg, args.train_calls, args.eval_calls, seed, 0.75)
+                    elif method == "vegas-beta0":
+                        row = run_vegas_row(itg, args.train_calls, args.eval_calls, seed, 0.0)
+                    elif method in ("madnis", "madnis-vegas"):
+                        row = run_madnis(itg, args.train_calls, args.eval_calls, seed, method == "madnis-vegas")
+                    else:
+                        row = run_ours(itg, args.train_calls, args.eval_calls, seed, args.device)
+                rows.append(row)
+            summary = Summary(itg.name, rows[0].method, rows)
+            by_method[summary.method] = summary
+            lines.append(summary.line())
             print(lines[-1], flush=True)
+        if any(k.startswith("ours") for k in by_method):
+            verdicts.append(verdict(by_method))
+            print(verdicts[-1], flush=True)
     device = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU ({platform.processor() or 'x86-64'})"
     footer = (
-        f"\n{args.train_calls:,} training and {args.eval_calls:,} evaluation calls per method; seed {args.seed}; "
-        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} torch thread(s).\n"
+        f"\n{args.train_calls:,} training and {args.eval_calls:,} evaluation calls per run; seeds 1-{args.seeds}; "
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} torch thread(s); "
+        f"wall time {time.perf_counter() - wall:.0f} s.\n"
         f"Command: python benchmarks/nis.py {' '.join(argv if argv is not None else sys.argv[1:])}"
     )
     print(footer)
     if args.out:
         with open(args.out, "w") as fh:
-            fh.write("\n".join(lines) + "\n" + footer + "\n")
+            fh.write("\n".join(lines) + "\n\n" + "\n".join(verdicts) + "\n" + footer + "\n")
     return 0
 
 

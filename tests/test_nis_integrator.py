@@ -13,7 +13,7 @@ from mlmc_course.nis import IntegrandError, NISIntegrator, SampleBuffer, allocat
 
 
 def small(itg, **kw) -> NISIntegrator:
-    kw = {"bins": 8, "hidden": (32,), "batch_size": 512, "seed": 0, "device": "cpu", **kw}
+    kw = {"bins": 8, "hidden": (32,), "batch_size": 512, "seed": 0, "device": "cpu", "robust": False, **kw}
     return NISIntegrator(itg, **kw)
 
 

@@ -394,10 +394,267 @@ def get(name: str) -> Integrand:
         family, _, d = name.partition(" d")
         if d.isdigit() and int(d) > 0:
             return camel(int(d)) if family == "camel" else gaussian(int(d))
-    table = {"annulus": annulus, "ring+line": ring_plus_line, "drell-yan": drell_yan}
+    table = {"annulus": annulus, "ring+line": ring_plus_line, "drell-yan": drell_yan, "moving-bw d3": moving_resonance}
+    family, _, d = name.partition(" d")
+    if family in _STRESS and d.isdigit() and int(d) > 0:
+        return _STRESS[family](int(d))
     if name in table:
         return table[name]()
     raise ValueError(
         f"unknown integrand {name!r}: use 'gaussian d<k>', 'camel d<k>' (e.g. 'camel d4'), 'annulus', 'ring+line' "
         "or 'drell-yan'"
     )
+
+
+# -- the stress suite (issue 14): integrands chosen to break importance samplers ------------------------------------
+
+
+def _rotation(dim: int, seed: int) -> np.ndarray:
+    """A fixed random rotation (QR of a Gaussian matrix with the signs fixed), so the axes of a Gaussian are oblique."""
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(dim, dim)))
+    return q * np.sign(np.diag(r))
+
+
+def _chi2_tail(dim: int, radius_in_sigmas: float) -> float:
+    """Mass of a standard normal in ``dim`` dimensions outside the ball of the given radius: a bound on the mass a
+    Gaussian loses at the cube's faces when its largest standard deviation fits that many times into the margin."""
+    from scipy.stats import chi2
+
+    return float(chi2.sf(radius_in_sigmas**2, dim))
+
+
+def _gaussian_mixture(
+    name: str, centers: np.ndarray, covariances: list[np.ndarray], weights: np.ndarray, why: str
+) -> Integrand:
+    """``sum_k w_k N(x; mu_k, C_k)``; every Gaussian lies so far inside the cube that the integral is ``sum w_k``
+    up to the chi-square tail outside the largest ball around ``mu_k`` that fits inside (``integral_error``)."""
+    dim = centers.shape[1]
+    inv = [torch.as_tensor(np.linalg.inv(c)) for c in covariances]
+    log_norm = [-0.5 * (dim * math.log(2 * math.pi) + math.log(np.linalg.det(c))) for c in covariances]
+    mus = [torch.as_tensor(m) for m in centers]
+    lost = 0.0
+    for w, mu, c in zip(weights, centers, covariances, strict=True):
+        margin = float(min(mu.min(), (1 - mu).min()))
+        lost += float(w) * _chi2_tail(dim, margin / math.sqrt(float(np.linalg.eigvalsh(c).max())))
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        total = x.new_zeros(x.shape[0])
+        for w, mu, p, ln in zip(weights, mus, inv, log_norm, strict=True):
+            d = x - mu.to(x)
+            total = total + float(w) * torch.exp(ln - 0.5 * ((d @ p.to(x)) * d).sum(dim=1))
+        return total
+
+    return Integrand(
+        name=name,
+        dim=dim,
+        function=f,
+        integral=float(np.sum(weights)) - lost / 2,
+        integral_error=lost / 2,
+        reference=f"closed form up to the Gaussian tails outside the cube (<= {lost:.1e}); {why}",
+    )
+
+
+def correlated_gaussian(dim: int = 4, *, sigma_max: float = 0.05, sigma_min: float = 0.005, seed: int = 1) -> Integrand:
+    """A narrow Gaussian at the centre with oblique axes (a fixed random rotation), widths ``sigma_min..sigma_max``.
+
+    Why it is hard: its projections on the axes are wide but the mass sits in a thin oblique needle, so a separable
+    map (VEGAS) wastes most points; the weights of a poorly adapted flow have a heavy tail (the issue-14 failure).
+    """
+    dim = positive_int(dim, "dim")
+    rot = _rotation(dim, seed)
+    widths = np.geomspace(sigma_max, sigma_min, dim)
+    cov = rot @ np.diag(widths**2) @ rot.T
+    return _gaussian_mixture(
+        f"corr-gauss d{dim}", np.full((1, dim), 0.5), [cov], np.ones(1), "an oblique needle VEGAS cannot align with"
+    )
+
+
+def multi_peak(dim: int = 6, *, seed: int = 2) -> Integrand:
+    """Four Gaussians of unequal weight (0.4, 0.3, 0.2, 0.1) and width, at random places off the diagonal.
+
+    Why it is hard: a mode-seeking sampler (reverse KL, or a variance loss started from a few peaks) finds the big
+    peaks and misses the small ones, whose rare points then carry huge weights; VEGAS sees 4^d phantom peaks.
+    """
+    dim = positive_int(dim, "dim")
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(0.25, 0.75, size=(4, dim))
+    widths = np.array([0.04, 0.03, 0.05, 0.02])
+    covs = []
+    for k, s in enumerate(widths):
+        rot = _rotation(dim, seed + 10 + k)
+        covs.append(rot @ np.diag((s * np.geomspace(1.0, 0.5, dim)) ** 2) @ rot.T)
+    return _gaussian_mixture(
+        f"multi-peak d{dim}", centers, covs, np.array([0.4, 0.3, 0.2, 0.1]), "unequal separated modes"
+    )
+
+
+def boundary_peak(dim: int = 4, *, sigma: float = 0.02) -> Integrand:
+    """A narrow isotropic Gaussian centred on a corner-and-face point ``(0, 1, 0.5, 0, ...)``, cut by the cube.
+
+    Why it is hard: half (or more) of each peak lies outside the cube, so the integrand is largest exactly at the
+    boundary, where a spline flow's density is least flexible and where a wrong tail gives the largest weights.
+    Exact: a product of error functions.
+    """
+    dim = positive_int(dim, "dim")
+    sigma = _check_width(sigma, "sigma", 0.5)
+    center = np.array([(0.0, 1.0, 0.5)[i % 3] for i in range(dim)])
+    integral = math.prod(_erf_interval(float(c), sigma) for c in center)
+    mu = torch.as_tensor(center)
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        norm = (2.0 * math.pi * sigma**2) ** (-0.5 * dim)
+        return norm * torch.exp(-((x - mu.to(x)) ** 2).sum(dim=1) / (2.0 * sigma**2))
+
+    return Integrand(name=f"boundary-peak d{dim}", dim=dim, function=f, integral=integral)
+
+
+def _sphere_area(dim: int) -> float:
+    return 2.0 * math.pi ** (dim / 2) / math.gamma(dim / 2)
+
+
+def thin_shell(dim: int = 3, *, radius: float = 0.3, width: float = 0.01) -> Integrand:
+    """``exp(-(r - radius)^2 / (2 width^2))`` with ``r`` the distance to the cube's centre: a thin spherical shell.
+
+    Why it is hard: the mass lies on a curved (dim - 1)-dimensional surface of width ``width``; no separable map
+    follows it and a flow must bend every coordinate. The integral is a 1D quadrature in r (``integral_error``
+    from scipy's estimate; the shell ends 20 widths inside the cube).
+    """
+    from scipy.integrate import quad
+
+    dim = positive_int(dim, "dim")
+    if dim < 2 or radius + 20 * width > 0.5:
+        raise ValueError(f"need dim >= 2 and radius + 20 width <= 0.5, got dim={dim}, {radius=}, {width=}")
+    area = _sphere_area(dim)
+    value, error = quad(
+        lambda r: area * r ** (dim - 1) * math.exp(-((r - radius) ** 2) / (2 * width**2)),
+        max(0.0, radius - 20 * width),
+        radius + 20 * width,
+        epsabs=0,
+        epsrel=1e-12,
+        points=[radius],
+    )
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        r = torch.sqrt(((x - 0.5) ** 2).sum(dim=1))
+        return torch.exp(-((r - radius) ** 2) / (2 * width**2))
+
+    return Integrand(
+        name=f"shell d{dim}",
+        dim=dim,
+        function=f,
+        integral=value,
+        integral_error=error,
+        reference="adaptive quadrature in r (scipy.integrate.quad)",
+    )
+
+
+def simplex_corner(dim: int = 4, *, edge: float = 0.9) -> Integrand:
+    """``1 + x_0`` on the simplex ``sum x_i < edge``, zero elsewhere: it vanishes on ``1 - edge^d / d!`` of the cube.
+
+    Why it is hard: 97% of the cube (d = 4) gives f = 0, and the edge of the support is an oblique hyperplane, a
+    discontinuity no separable grid can follow; a sampler must put almost all its points in a small corner.
+    Exact: ``edge^d / d! + edge^(d+1) / (d+1)!``.
+    """
+    dim = positive_int(dim, "dim")
+    edge = _check_width(edge, "edge", 1.0 + 1e-12)
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return torch.where(x.sum(dim=1) < edge, 1.0 + x[:, 0], 0.0)
+
+    integral = edge**dim / math.factorial(dim) + edge ** (dim + 1) / math.factorial(dim + 1)
+    return Integrand(name=f"simplex d{dim}", dim=dim, function=f, integral=integral)
+
+
+def small_ball(dim: int = 5, *, radius: float = 0.3) -> Integrand:
+    """The indicator of a ball of radius ``radius`` at the centre: zero on 99% of the cube in 5D.
+
+    Why it is hard: the support is 1.3% of the cube with a round boundary; a flow's tails outside it are wasted
+    calls, and VEGAS's grid puts the corners of its box in the empty region. Exact: the ball's volume.
+    """
+    dim = positive_int(dim, "dim")
+    radius = _check_width(radius, "radius", 0.5 + 1e-12)
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return (((x - 0.5) ** 2).sum(dim=1) < radius**2).to(x.dtype)
+
+    volume = math.pi ** (dim / 2) / math.gamma(dim / 2 + 1) * radius**dim
+    return Integrand(name=f"ball d{dim}", dim=dim, function=f, integral=volume)
+
+
+def moving_resonance(*, width: float = 0.005) -> Integrand:
+    """A Breit-Wigner in ``x_0`` whose mass moves with ``x_1`` (``m = 0.3 + 0.4 x_1``), times ``1 + x_1 x_2``.
+
+    Why it is hard: the resonance is a thin oblique band in the (x_0, x_1) plane (width ``width``), so its projection
+    on ``x_0`` is flat and VEGAS cannot resolve it, while the Cauchy tails give large weights to a sampler that is
+    too narrow. The ``x_0`` integral is closed form (arctan); the rest is Gauss-Legendre in ``x_1`` (error: change
+    from half the nodes).
+    """
+    g = _check_width(width, "width", 0.5) / 2
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        m = 0.3 + 0.4 * x[:, 1]
+        bw = (g / math.pi) / ((x[:, 0] - m) ** 2 + g**2)
+        return bw * (1.0 + x[:, 1] * x[:, 2])
+
+    def inner(x1: np.ndarray) -> np.ndarray:
+        m = 0.3 + 0.4 * x1
+        return (np.arctan((1 - m) / g) + np.arctan(m / g)) / math.pi * (1 + 0.5 * x1)
+
+    def rule(nodes: int) -> float:
+        t, w = np.polynomial.legendre.leggauss(nodes)
+        return float(0.5 * np.sum(w * inner(0.5 * (t + 1))))
+
+    value = rule(200)
+    return Integrand(
+        name="moving-bw d3",
+        dim=3,
+        function=f,
+        integral=value,
+        integral_error=abs(value - rule(100)),
+        reference="arctan in x0, Gauss-Legendre (200 nodes) in x1; error: change from 100 nodes",
+    )
+
+
+def tilted_step(dim: int = 3) -> Integrand:
+    """2 above the plane ``sum x_i = dim / 2``, 0.1 below it: a 20-fold discontinuity across an oblique plane.
+
+    Why it is hard: the jump is not aligned with any axis, so a grid or spline smooths across it and leaves a
+    band of mis-sampled points on either side; by symmetry each side has volume 1/2, so the integral is 1.05.
+    """
+    dim = positive_int(dim, "dim")
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return torch.where(x.sum(dim=1) > dim / 2, 2.0, 0.1).to(x.dtype)
+
+    return Integrand(name=f"step d{dim}", dim=dim, function=f, integral=1.05)
+
+
+STRESS_SUITE = (
+    "corr-gauss d4",
+    "corr-gauss d8",
+    "multi-peak d6",
+    "boundary-peak d4",
+    "shell d3",
+    "shell d4",
+    "simplex d4",
+    "ball d5",
+    "moving-bw d3",
+    "step d3",
+    "drell-yan",
+)
+"""Names (for :func:`get`) of the stress suite: integrands the sampler's defaults were not tuned on."""
+
+_STRESS = {
+    "corr-gauss": correlated_gaussian,
+    "multi-peak": multi_peak,
+    "boundary-peak": boundary_peak,
+    "shell": thin_shell,
+    "simplex": simplex_corner,
+    "ball": small_ball,
+    "step": tilted_step,
+}
+
+
+def stress_suite() -> list[Integrand]:
+    """The integrands of :data:`STRESS_SUITE`, each documented with why it breaks samplers."""
+    return [get(name) for name in STRESS_SUITE]

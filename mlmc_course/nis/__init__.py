@@ -4,11 +4,13 @@ One module per concept: :mod:`~mlmc_course.nis.flows` (rational-quadratic spline
 :mod:`~mlmc_course.nis.losses` (variance and KL), :mod:`~mlmc_course.nis.channels` (channel weights, stratified
 allocation), :mod:`~mlmc_course.nis.vegas_init` (VEGAS baseline and grid initialisation),
 :mod:`~mlmc_course.nis.buffer` (buffered training), :mod:`~mlmc_course.nis.integrator` (the sampler),
-:mod:`~mlmc_course.nis.unweighting` (unweighting and its efficiency), :mod:`~mlmc_course.nis.results`.
+:mod:`~mlmc_course.nis.unweighting` (unweighting and its efficiency), :mod:`~mlmc_course.nis.results`,
+:mod:`~mlmc_course.nis.diagnostics` (weight-tail diagnostics and the heavy-tail warning).
 """
 
 from mlmc_course.nis.buffer import SampleBuffer
 from mlmc_course.nis.channels import ChannelWeights, allocate
+from mlmc_course.nis.diagnostics import HeavyTailWarning, WeightDiagnostics, pareto_k, weight_diagnostics
 from mlmc_course.nis.flows import SplineCoupling, SplineFlow, coupling_masks
 from mlmc_course.nis.integrator import IntegrandError, NISIntegrator, TrainingHistory, as_integrand
 from mlmc_course.nis.losses import (
@@ -29,6 +31,7 @@ from mlmc_course.nis.vegas_init import VegasRun, grid_knots, run_vegas, train_ve
 
 __all__ = [
     "ChannelWeights",
+    "HeavyTailWarning",
     "IntegrandError",
     "IntegrationResult",
     "NISIntegrator",
@@ -38,6 +41,7 @@ __all__ = [
     "TrainingHistory",
     "UnweightingReport",
     "VegasRun",
+    "WeightDiagnostics",
     "WeightedSample",
     "allocate",
     "as_integrand",
@@ -47,10 +51,12 @@ __all__ = [
     "kl_loss",
     "multichannel_kl_loss",
     "overweight_max",
+    "pareto_k",
     "run_vegas",
     "stratified_variance_loss",
     "train_vegas_map",
     "unweight",
     "unweighting_efficiency",
     "variance_loss",
+    "weight_diagnostics",
 ]

@@ -8,11 +8,28 @@ allocation of samples across channels, dropping of channels that contribute noth
 
 The estimate is unbiased whatever the networks' state: each sample's weight is ``alpha_i f / g_i`` with ``g_i`` the
 exact density of the channel that drew it, and the flows have full support. Training only changes the variance.
+
+Robust defaults (issue 14, ``robust=True``), each a guard against a failure measured in ``benchmarks/nis.py``:
+
+* **VEGAS first, the flow on top of its map.** The first ``vegas_fraction`` of the training calls adapt a VEGAS map
+  (Lepage 1978); the flow then lives in VEGAS's ``y`` space, ``x = V(y)``, so an identity flow *is* VEGAS and
+  training starts at the VEGAS density (the VEGAS initialisation of arXiv:2311.01548, sec. 3, taken to its end).
+* **VEGAS as the defensive component**: ``g = (1 - flat_mix) g_flow + flat_mix g_VEGAS`` (flat in ``y``), so no
+  weight is ever above ``1 / flat_mix`` times the VEGAS weight (defensive importance sampling, Hesterberg 1995).
+* **Explore, then exploit**: the forward KL (mass-covering, i-flow arXiv:2001.05486) for the first
+  ``kl_fraction`` of the steps, then the variance loss (MadNIS arXiv:2212.06172).
+* **Gradient-only weight clipping**: in the loss, weights above ``clip`` times their 99% quantile are capped, so
+  one huge weight cannot hijack a step; the estimate itself never sees the cap and stays unbiased.
+* **Keep the best state on held-out data**: each online batch is drawn before the step that trains on it, so its
+  weight variance is an honest estimate for the state that drew it. Every ``window`` steps the state is scored on
+  the batches of the window; the best one is restored at the end. The VEGAS map alone (identity flow) is scored on
+  its own final, non-adapting iteration, and kept when no flow state beats it.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,13 +42,14 @@ from mlmc_course.config import device as default_device
 from mlmc_course.data.integrands import Integrand
 from mlmc_course.nis.buffer import SampleBuffer
 from mlmc_course.nis.channels import ChannelWeights, allocate
+from mlmc_course.nis.diagnostics import HeavyTailWarning
 from mlmc_course.nis.flows import SplineFlow
 from mlmc_course.nis.losses import kl_loss, multichannel_kl_loss, stratified_variance_loss, variance_loss
 from mlmc_course.nis.results import IntegrationResult, WeightedSample
 from mlmc_course.nis.vegas_init import vegas_knots_for
 from mlmc_course.validation import positive_int
 
-Loss = Literal["variance", "kl"]
+Loss = Literal["auto", "variance", "kl"]
 
 
 class IntegrandError(ValueError):
@@ -78,6 +96,20 @@ def as_integrand(function: Integrand | Callable[[torch.Tensor], torch.Tensor], d
     return Integrand(name=name, dim=positive_int(dim, "dim"), function=function, integral=math.nan, reference="unknown")
 
 
+def _upper_rel_var(a: torch.Tensor) -> float:
+    """A pessimistic relative variance of weights ``a``: the estimate plus two of its standard errors,
+    ``(var + 2 sqrt((m4 - var^2) / n)) / mean^2``. A heavy tail makes the plain estimate too low (it misses the rare
+    huge weights) and its error large, so the bound keeps a lucky window from winning the best-state selection."""
+    a = a.double()
+    mean = float(a.mean())
+    if not mean > 0 or len(a) < 2:
+        return math.inf
+    d2 = (a - mean) ** 2
+    var = float(d2.mean())
+    m4 = float((d2**2).mean())
+    return (var + 2.0 * math.sqrt(max(m4 - var**2, 0.0) / len(a))) / mean**2
+
+
 @dataclass
 class TrainingHistory:
     """Per online step: the loss, the number of integrand calls so far, and the active channels."""
@@ -109,6 +141,16 @@ class NISIntegrator:
         drop_threshold: drop the channels whose summed share of the integral stays below this (0: never).
         drop_interval: online steps between checks for channels to drop.
         history: number of recent online steps whose channel statistics set the allocation.
+        robust: the defaults of issue 14 (see the module docstring); ``False`` gives the bare flow of lesson 09's
+            first sections (uniform start, variance loss, no mixture, no clipping, last state kept). Arguments
+            passed explicitly override either preset.
+        vegas_fraction: share of each first :meth:`train` call's calls spent adapting the VEGAS map the flow sits
+            on (single-channel only; 0: no VEGAS map). Default 0.25 when robust.
+        kl_fraction: with ``loss="auto"``, the share of the steps trained on the KL before switching to the
+            variance. Default 0.3.
+        clip: gradient-only weight cap in multiples of the batch's 99% weight quantile (``None``: no cap).
+        keep_best: restore the state with the lowest held-out variance at the end of :meth:`train`.
+        window: online steps per held-out score.
         device: torch device (default: CUDA when present).
         seed: seeds the networks' initial weights and every random number the integrator draws.
     """
@@ -124,24 +166,57 @@ class NISIntegrator:
         hidden: Sequence[int] = (64, 64),
         blocks: int | None = None,
         channel_hidden: Sequence[int] = (32, 32),
-        loss: Loss = "variance",
+        loss: Loss | None = None,
         lr: float = 1e-3,
         lr_final: float = 1e-4,
         batch_size: int = 1024,
         buffer_capacity: int = 0,
         buffered_steps: int = 0,
         uniform_fraction: float = 0.1,
-        flat_mix: float = 0.0,
+        flat_mix: float | None = None,
         drop_threshold: float = 0.0,
         drop_interval: int = 100,
         history: int = 20,
+        robust: bool = True,
+        vegas_fraction: float | None = None,
+        kl_fraction: float = 0.3,
+        clip: float | None = None,
+        keep_best: bool | None = None,
+        window: int = 8,
         device: torch.device | str | None = None,
         seed: int = 0,
     ):
         self.integrand = as_integrand(integrand, dim)
         self.dim = self.integrand.dim
-        if loss not in ("variance", "kl"):
-            raise ValueError(f"loss must be 'variance' or 'kl', got {loss!r}")
+        if loss is None:
+            loss = "auto" if robust else "variance"
+        if loss not in ("auto", "variance", "kl"):
+            raise ValueError(f"loss must be 'auto', 'variance' or 'kl', got {loss!r}")
+        if flat_mix is None:
+            flat_mix = 0.1 if robust else 0.0
+        if vegas_fraction is None:
+            vegas_fraction = 0.25 if (robust and not multichannel) else 0.0
+        if clip is None and robust:
+            clip = 3.0
+        if keep_best is None:
+            keep_best = robust
+        if not 0.0 <= vegas_fraction < 1.0:
+            raise ValueError(f"vegas_fraction must lie in [0, 1), got {vegas_fraction}")
+        if vegas_fraction and multichannel:
+            raise ValueError("vegas_fraction works for single-channel integration only; use multichannel=False")
+        if not 0.0 <= kl_fraction <= 1.0:
+            raise ValueError(f"kl_fraction must lie in [0, 1], got {kl_fraction}")
+        if clip is not None and not clip >= 1.0:
+            raise ValueError(f"clip must be >= 1 (a multiple of the 99% weight quantile) or None, got {clip}")
+        self.vegas_fraction = float(vegas_fraction)
+        self.kl_fraction = float(kl_fraction)
+        self.clip = None if clip is None else float(clip)
+        self.keep_best = bool(keep_best)
+        self.window = positive_int(window, "window")
+        self.vegas_map = None
+        self.use_flow = True
+        self.vegas_rel_var = math.nan
+        self.best_rel_var = math.nan
         if not (0 < lr_final <= lr) or not math.isfinite(lr):
             raise ValueError(f"need 0 < lr_final <= lr, got lr={lr}, lr_final={lr_final}")
         if not 0.0 <= drop_threshold < 1.0:
@@ -182,7 +257,7 @@ class NISIntegrator:
                 SplineFlow(self.dim, bins=bins, hidden=hidden, blocks=blocks) for _ in range(n_channels)
             ).to(self.device)
             self.channel_weights = ChannelWeights(
-                self.dim, n_channels, channel_hidden if (train_channel_weights and loss == "variance") else None
+                self.dim, n_channels, channel_hidden if (train_channel_weights and loss != "kl") else None
             ).to(self.device)
         self.active = torch.ones(n_channels, dtype=torch.bool, device=self.device)
         params = list(self.flows.parameters()) + list(self.channel_weights.parameters())
@@ -192,6 +267,9 @@ class NISIntegrator:
         self._stats: deque[torch.Tensor] = deque(maxlen=positive_int(history, "history"))
         self.n_calls = 0
         self.step = 0
+        self._progress = 0.0
+        self._held_out: list[torch.Tensor] = []
+        self._best_state: dict | None = None
 
     # -- evaluating ------------------------------------------------------------------------------------------
 
@@ -242,6 +320,9 @@ class NISIntegrator:
         ``round(flat_mix * n)`` points are flat, the rest come from the flow; the density is the mixture with the
         realised fraction, so the weights stay exact (a deterministic mixture).
         """
+        if not self.use_flow:
+            u = torch.rand((n, self.dim), generator=self.generator, device=self.device)
+            return u, u.new_zeros(n, dtype=torch.float64)
         n_flat = round(self.flat_mix * n)
         u, log_g = self.flows[i].sample(n - n_flat, self.generator)
         if n_flat == 0:
@@ -267,12 +348,29 @@ class NISIntegrator:
 
     # -- training --------------------------------------------------------------------------------------------
 
+    def _current_loss(self) -> str:
+        if self.loss_name != "auto":
+            return self.loss_name
+        return "kl" if self._progress < self.kl_fraction else "variance"
+
+    def _clipped(self, f: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+        """f with the weights ``f / q`` capped at ``clip`` x their 99% quantile: for the gradient only."""
+        if self.clip is None or f.shape[0] < 100:
+            return f
+        w = f.detach() * torch.exp(-log_q)
+        cap = self.clip * torch.quantile(w.float(), 0.99).double()
+        if not bool(cap > 0):
+            return f
+        return torch.where(w > cap, f * (cap / w.clamp_min(torch.finfo(w.dtype).tiny)), f)
+
     def _loss(self, batch: dict[str, torch.Tensor], log_q: torch.Tensor | None) -> torch.Tensor:
         log_g = self._log_g(batch["u"], batch["log_jac"], batch["channel"])
         f = self._alpha_own(batch) * batch["f"]
+        f = self._clipped(f, log_g.detach() if log_q is None else log_q)
+        name = self._current_loss()
         if self.n_channels == 1:
-            return variance_loss(f, log_g, log_q) if self.loss_name == "variance" else kl_loss(f, log_g, log_q)
-        loss_fn = stratified_variance_loss if self.loss_name == "variance" else multichannel_kl_loss
+            return variance_loss(f, log_g, log_q) if name == "variance" else kl_loss(f, log_g, log_q)
+        loss_fn = stratified_variance_loss if name == "variance" else multichannel_kl_loss
         return loss_fn(f, log_g, batch["channel"], self.n_channels, log_q)
 
     def _optimise(self, batch: dict[str, torch.Tensor], log_q: torch.Tensor | None) -> float:
@@ -337,6 +435,7 @@ class NISIntegrator:
         with torch.no_grad():
             a = self._alpha_own(batch) * batch["f"] * torch.exp(-batch["log_q"])
         self._record(a, batch["channel"])
+        self._held_out.append(a.detach().double().cpu())
         if self.buffer is not None:
             self.buffer.store(**batch)
         return loss
@@ -357,12 +456,26 @@ class NISIntegrator:
         """
         steps = positive_int(steps, "steps")
         history = TrainingHistory()
+        if self.vegas_fraction and self.vegas_map is None:
+            before = self.n_calls
+            self._adapt_vegas(int(self.vegas_fraction * steps * self.batch_size))
+            steps = max(1, steps - math.ceil((self.n_calls - before) / self.batch_size))
         for module in (self.flows, self.channel_weights):
             module.train()
+        self._held_out = []
+        self.use_flow = True
+        if self.keep_best and self._best_state is None:
+            self._best_state = self._snapshot()
+            if self.vegas_map is not None:  # the flow is still the identity: this state is VEGAS alone
+                self._best_state["use_flow"] = False
+                self.best_rel_var = self.vegas_rel_var
         for s in range(steps):
             frac = s / max(steps - 1, 1)
+            self._progress = frac
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr_final + 0.5 * (self.lr - self.lr_final) * (1 + math.cos(math.pi * frac))
+            if self.keep_best and len(self._held_out) == self.window:
+                self._score_window()
             loss = self._online_step()
             if self.buffer is not None and self.buffer.size >= self.batch_size:
                 for _ in range(self.buffered_steps):
@@ -375,9 +488,77 @@ class NISIntegrator:
             history.active_channels.append(int(self.active.sum()))
             if callback is not None:
                 callback(s, loss)
+        if self.keep_best:
+            if len(self._held_out) == self.window:
+                self._score_window()
+            self._restore(self._best_state)
         for module in (self.flows, self.channel_weights):
             module.eval()
         return history
+
+    # -- robust defaults: the VEGAS map, held-out scoring ----------------------------------------------------
+
+    def _snapshot(self) -> dict:
+        return {
+            "flows": {k: v.detach().clone() for k, v in self.flows.state_dict().items()},
+            "channels": {k: v.detach().clone() for k, v in self.channel_weights.state_dict().items()},
+            "use_flow": self.use_flow,
+        }
+
+    def _restore(self, state: dict | None) -> None:
+        if state is None:
+            return
+        self.flows.load_state_dict(state["flows"])
+        self.channel_weights.load_state_dict(state["channels"])
+        self.use_flow = state["use_flow"]
+
+    def _score_window(self) -> None:
+        """Score the state that drew the last ``window`` online batches (before they trained it) and keep the best.
+
+        The state kept is the one *after* the window; its weights are scored by the window it ends, an estimate
+        that lags by at most ``window`` small steps of a decaying learning rate.
+        """
+        a = torch.cat(self._held_out)
+        self._held_out = []
+        rel_var = _upper_rel_var(a)
+        if not rel_var < self.best_rel_var and math.isfinite(self.best_rel_var):
+            return
+        self.best_rel_var = rel_var
+        self._best_state = self._snapshot()
+
+    def _adapt_vegas(self, n_calls: int) -> None:
+        """Adapt a VEGAS map with ``n_calls`` calls (10 adapting iterations and one scoring iteration) and put the
+        flow on top of it: from now on the flow samples VEGAS's ``y``, and ``x = V(y)``."""
+        import vegas
+
+        n_iter = 10
+        per_iter = max(100, n_calls // (n_iter + 1))
+        amap = vegas.AdaptiveMap([[0.0, 1.0]] * self.dim, ninc=int(min(1000, max(16, per_iter // 10))))
+        rng = np.random.default_rng(self.seed + 1)
+
+        def evaluate(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            x, jac = np.empty_like(y), np.empty(len(y))
+            amap.map(y, x, jac)
+            f = self._f(torch.as_tensor(x, device=self.device)).cpu().numpy()
+            return f, jac
+
+        for _ in range(n_iter):
+            y = rng.random((per_iter, self.dim))
+            f, jac = evaluate(y)
+            amap.add_training_data(y, (f * jac) ** 2)
+            amap.adapt(alpha=0.5)
+        f, jac = evaluate(rng.random((per_iter, self.dim)))
+        self.vegas_rel_var = _upper_rel_var(torch.as_tensor(f * jac))
+        self.vegas_map = amap
+
+        def vegas_map(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            y = np.ascontiguousarray(u.detach().double().cpu().numpy())
+            x, jac = np.empty_like(y), np.empty(len(y))
+            amap.map(y, x, jac)
+            x_t = torch.as_tensor(x, device=u.device).clamp_(0.0, 1.0)
+            return x_t, torch.as_tensor(np.log(jac), device=u.device)
+
+        self.maps = (vegas_map,)
 
     def vegas_init(
         self, n_iterations: int = 10, n_per_iteration: int = 10_000, *, ninc: int = 64, alpha: float = 0.5
@@ -451,5 +632,12 @@ class NISIntegrator:
         return WeightedSample(torch.cat(xs), torch.cat(fs), torch.cat(ws), torch.cat(cs), self.n_channels)
 
     def integrate(self, n: int) -> IntegrationResult:
-        """Estimate the integral from ``n`` fresh integrand calls (none of the training points are reused)."""
-        return self.sample(n).result()
+        """Estimate the integral from ``n`` fresh integrand calls (none of the training points are reused).
+
+        Warns (:class:`~mlmc_course.nis.diagnostics.HeavyTailWarning`) when the weights are too heavy-tailed for
+        the quoted error to be trusted; the result's ``diagnostics`` and repr say the same.
+        """
+        result = self.sample(n).result()
+        if result.warning:
+            warnings.warn(f"{self.integrand.name}: {result.warning}", HeavyTailWarning, stacklevel=2)
+        return result

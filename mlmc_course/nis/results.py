@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
+
+from mlmc_course.nis.diagnostics import WeightDiagnostics, weight_diagnostics
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,8 @@ class IntegrationResult:
         error: its standard error, ``sqrt(sum_i Var_i / N_i)``.
         n_calls: integrand calls spent on this estimate.
         channel_values, channel_errors, channel_calls: the same per channel (one entry for single-channel).
+        diagnostics: tail diagnostics of the event weights (largest weight / mean, ESS, unweighting efficiency at
+            0.1% overweight, Pareto k), when the result came from a weighted sample.
     """
 
     value: float
@@ -25,6 +29,12 @@ class IntegrationResult:
     channel_values: tuple[float, ...]
     channel_errors: tuple[float, ...]
     channel_calls: tuple[int, ...]
+    diagnostics: WeightDiagnostics | None = None
+
+    @property
+    def warning(self) -> str:
+        """Why the quoted error cannot be trusted ('' when the weights look well behaved or were not kept)."""
+        return self.diagnostics.warning() if self.diagnostics is not None else ""
 
     @property
     def rel_std(self) -> float:
@@ -36,7 +46,15 @@ class IntegrationResult:
         return (self.value - truth) / self.error if self.error > 0 else math.copysign(math.inf, self.value - truth)
 
     def __str__(self) -> str:
-        return f"{self.value:.6g} +- {self.error:.2g} ({self.n_calls:,} calls, rel. std {self.rel_std:.3g})"
+        text = f"{self.value:.6g} +- {self.error:.2g} ({self.n_calls:,} calls, rel. std {self.rel_std:.3g})"
+        if self.diagnostics is not None:
+            text += f"\n  {self.diagnostics}"
+        if self.warning:
+            text += f"\n  WARNING: {self.warning}"
+        return text
+
+    def __repr__(self) -> str:
+        return f"IntegrationResult({self})"
 
 
 def channel_result(a: torch.Tensor, channel: torch.Tensor, n_channels: int) -> IntegrationResult:
@@ -85,4 +103,9 @@ class WeightedSample:
         n = len(self.weight)
         counts = torch.bincount(self.channel, minlength=self.n_channels).to(self.weight.dtype)
         a = self.weight * counts[self.channel] / n
-        return channel_result(a, self.channel, self.n_channels)
+        result = channel_result(a, self.channel, self.n_channels)
+        return replace(result, diagnostics=self.diagnostics())
+
+    def diagnostics(self) -> WeightDiagnostics:
+        """Tail diagnostics of the weights (see :mod:`~mlmc_course.nis.diagnostics`)."""
+        return weight_diagnostics(self.weight)
