@@ -354,22 +354,27 @@ def _gather_neighbours(h: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 class EdgeConv(nn.Module):
-    """One EdgeConv block (arXiv:1801.07829): ``h_i' = h_i W + mean_{j in kNN(i)} MLP([h_i, h_j - h_i])``.
+    """One EdgeConv block (arXiv:1801.07829): ``h_i' = ReLU(h_i W + mean_{j in kNN(i)} e_ij)`` with the edge network
+    ``e_ij = ReLU(U ReLU(A [h_i, h_j - h_i] + a) + u)``.
+
+    The first layer of the edge network is applied per particle, not per edge (``A [h_i, h_j - h_i] =
+    (A_1 - A_2) h_i + A_2 h_j``), which saves ``k`` times its cost and gives the same function.
 
     Args:
-        d_in, d_out: feature widths; hidden: the edge network's hidden widths.
+        d_in, d_out: feature widths; hidden: width of the edge network's hidden layer.
     """
 
-    def __init__(self, d_in: int, d_out: int, hidden: Sequence[int] = (32,)) -> None:
+    def __init__(self, d_in: int, d_out: int, hidden: int = 32) -> None:
         super().__init__()
-        self.edge = nn.Sequential(mlp(2 * d_in, d_out, hidden), nn.ReLU())
+        self.centre = nn.Linear(d_in, hidden)  # (A_1 - A_2) h_i + a
+        self.neighbour = nn.Linear(d_in, hidden, bias=False)  # A_2 h_j
+        self.out = nn.Linear(hidden, d_out)
         self.shortcut = nn.Linear(d_in, d_out, bias=False)
 
     def forward(self, h: torch.Tensor, index: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """``h``: ``(batch, n, d_in)``; ``index``, ``valid``: ``(batch, n, k)`` from :func:`knn_indices`."""
-        neighbours = _gather_neighbours(h, index)
-        centre = h.unsqueeze(2).expand_as(neighbours)
-        messages = self.edge(torch.cat([centre, neighbours - centre], dim=-1))
+        first = self.centre(h).unsqueeze(2) + _gather_neighbours(self.neighbour(h), index)  # (batch, n, k, hidden)
+        messages = torch.relu(self.out(torch.relu(first)))
         w = valid.unsqueeze(-1).to(h.dtype)
         pooled = (messages * w).sum(2) / w.sum(2).clamp(min=1)
         return torch.relu(self.shortcut(h) + pooled)
@@ -411,7 +416,7 @@ class EdgeConvTagger(nn.Module):
         hidden = positive_int(hidden, "hidden")
         self.scale = _Standardise(n_features, mean, std)
         sizes = [n_features, *(positive_int(w, "width") for w in widths)]
-        self.blocks = nn.ModuleList(EdgeConv(a, b, (hidden,)) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        self.blocks = nn.ModuleList(EdgeConv(a, b, hidden) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
         self.head = mlp(sizes[-1], 1, (hidden,))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -431,29 +436,33 @@ def _signed_log(x: torch.Tensor) -> torch.Tensor:
 class _LorentzBlock(nn.Module):
     """One Lorentz group equivariant block (LGEB, arXiv:2201.08187): scalars ``h`` and four-vectors ``v``.
 
-    ``m_ij = phi_e(h_i, h_j, psi(<v_i, v_j>), psi(<v_i - v_j, v_i - v_j>))``, then
-    ``v_i' = v_i + c mean_j phi_x(m_ij) v_j`` (a Lorentz vector again) and ``h_i' = h_i + phi_h(h_i, sum_j m_ij)``.
+    ``m_ij = ReLU(A h_i + B h_j + C (psi(<v_i, v_j>), psi(<v_i - v_j, v_i - v_j>)) + a)`` for every real pair, then
+    ``v_i' = v_i + c mean_j (w . m_ij) v_j`` (a Lorentz vector again, and the last block skips it) and
+    ``h_i' = h_i + phi_h(h_i, sum_j m_ij)``. The message network has one layer, applied per particle where it can,
+    so that the cost per pair stays a few times ``hidden``.
     """
 
     def __init__(self, dim: int, hidden: int, c: float, update_vectors: bool = True) -> None:
         super().__init__()
         self.c = c
-        self.edge = nn.Sequential(mlp(2 * dim + 2, hidden, (hidden,)), nn.ReLU())
-        self.weight = mlp(hidden, 1, (hidden,)) if update_vectors else None  # the last block's vectors go unused
+        self.receiver, self.sender = nn.Linear(dim, hidden), nn.Linear(dim, hidden, bias=False)
+        self.pair = nn.Linear(2, hidden, bias=False)
+        self.weight = nn.Linear(hidden, 1) if update_vectors else None  # the last block's vectors go unused
         self.node = mlp(dim + hidden, dim, (hidden,))
 
     def forward(self, h: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        n = h.shape[1]
+        """``h``: ``(batch, n, dim)``, ``v``: ``(batch, n, 4)``, ``mask``: ``(batch, n)`` -> updated ``h``, ``v``."""
         dots = minkowski_matrix(v, mask)
         diag = dots.diagonal(dim1=1, dim2=2)
         gaps = diag.unsqueeze(2) + diag.unsqueeze(1) - 2 * dots  # <v_i - v_j, v_i - v_j>
-        pair = torch.stack([_signed_log(dots), _signed_log(gaps)], dim=-1)
-        hi, hj = h.unsqueeze(2).expand(-1, -1, n, -1), h.unsqueeze(1).expand(-1, n, -1, -1)
-        both = (mask.unsqueeze(2) & mask.unsqueeze(1)).unsqueeze(-1).to(h.dtype)
-        m = self.edge(torch.cat([hi, hj, pair], dim=-1)) * both
-        count = mask.sum(1).clamp(min=1).to(h.dtype).view(-1, 1, 1)
+        pair = self.pair(torch.stack([_signed_log(dots), _signed_log(gaps)], dim=-1))
+        both = mask.unsqueeze(2) & mask.unsqueeze(1)
+        m = torch.relu(self.receiver(h).unsqueeze(2) + self.sender(h).unsqueeze(1) + pair)
+        m = m * both.unsqueeze(-1).to(h.dtype)
         if self.weight is not None:
-            v = v + self.c * (self.weight(m) * both * v.unsqueeze(1)).sum(2) / count
+            count = mask.sum(1).clamp(min=1).to(h.dtype).view(-1, 1, 1)
+            w = self.weight(m).squeeze(-1) * both.to(h.dtype)
+            v = v + self.c * torch.einsum("bij,bjd->bid", w, v) / count
         h = h + self.node(torch.cat([h, m.sum(2)], dim=-1))
         return h, v * mask.unsqueeze(-1).to(v.dtype)
 
