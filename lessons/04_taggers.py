@@ -168,12 +168,14 @@ def centre_jet(deta: np.ndarray, dphi: np.ndarray, pt: np.ndarray, mask: np.ndar
 
 # %% tags=["wrong"]
 # WRONG: no centring at all
+# EXPECT: the coordinates came back unchanged
 def centre_jet(deta, dphi, pt, mask):
     return deta, dphi
 
 
 # %% tags=["wrong"]
 # WRONG: the plain (unweighted) mean of the constituents, not the pT-weighted centroid
+# EXPECT: you subtracted the plain mean of the constituents
 def centre_jet(deta, dphi, pt, mask):
     n = mask.sum(axis=1, keepdims=True)
     return (deta - deta.sum(axis=1, keepdims=True) / n) * mask, (dphi - dphi.sum(axis=1, keepdims=True) / n) * mask
@@ -181,6 +183,7 @@ def centre_jet(deta, dphi, pt, mask):
 
 # %% tags=["wrong"]
 # WRONG: shifts the padded entries too, so they no longer sit at 0
+# EXPECT: padded entries moved away from 0
 def centre_jet(deta, dphi, pt, mask):
     w = pt / pt.sum(axis=1, keepdims=True)
     return deta - (w * deta).sum(axis=1, keepdims=True), dphi - (w * dphi).sum(axis=1, keepdims=True)
@@ -275,18 +278,21 @@ def masked_pool(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 # %% tags=["wrong"]
 # WRONG: flattens the (sorted) particle list, which depends on the order and on the padding length
+# EXPECT: a flattened list of the particles
 def masked_pool(values, mask):
     return (values * mask.unsqueeze(-1)).flatten(start_dim=1)
 
 
 # %% tags=["wrong"]
 # WRONG: sums the padded rows too
+# EXPECT: you also summed the padded rows
 def masked_pool(values, mask):
     return values.sum(dim=1)
 
 
 # %% tags=["wrong"]
 # WRONG: averages over every slot, padding included
+# EXPECT: you averaged over all rows, padding included
 def masked_pool(values, mask):
     return values.mean(dim=1)
 
@@ -386,12 +392,14 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor) -> t
 
 # %% tags=["wrong"]
 # WRONG: no mask, so padded particles receive attention
+# EXPECT: padded particles receive attention
 def attention_weights(q, k, mask):
     return torch.softmax(q @ k.transpose(1, 2) / q.shape[-1] ** 0.5, dim=-1)
 
 
 # %% tags=["wrong"]
 # WRONG: the softmax runs over the queries instead of the keys
+# EXPECT: the softmax runs over the queries
 def attention_weights(q, k, mask):
     scores = (q @ k.transpose(1, 2) / q.shape[-1] ** 0.5).masked_fill(~mask.unsqueeze(1), float("-inf"))
     return torch.softmax(scores, dim=1)
@@ -399,6 +407,7 @@ def attention_weights(q, k, mask):
 
 # %% tags=["wrong"]
 # WRONG: forgets the 1/sqrt(d) scaling
+# EXPECT: the scores are not divided by sqrt(d)
 def attention_weights(q, k, mask):
     scores = (q @ k.transpose(1, 2)).masked_fill(~mask.unsqueeze(1), float("-inf"))
     return torch.softmax(scores, dim=-1)
@@ -535,7 +544,7 @@ real_graph = torch.as_tensor(m_test[top_jet : top_jet + 1, :n_graph])
 edges = taggers.knn_adjacency(xy, real_graph, k_graph)[0].numpy()
 z_jet = np.exp(pts_test[top_jet, :n_graph, 0])
 fig, ax = plt.subplots(figsize=(5.5, 5))
-for i, j in zip(*np.nonzero(edges)):
+for i, j in zip(*np.nonzero(edges), strict=True):
     ax.plot(xy[0, [i, j], 0], xy[0, [i, j], 1], color="grey", lw=0.6, zorder=1)
 real_xy = xy[0][real_graph[0]]
 ax.scatter(real_xy[:, 0], real_xy[:, 1], s=2000 * z_jet[m_test[top_jet, :n_graph]], zorder=2, label="constituent")
