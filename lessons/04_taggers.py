@@ -756,7 +756,7 @@ Markdown(results_table(results, reference=LANDSCAPE_RESULTS))
 # - **Fewer jets.** The paper trained on 1.2 million jets; this notebook, in the `ci` and `lecture` modes, on a few
 #   thousand, and the whole subset has 22 500. Networks that read the constituents must *learn* what the designed
 #   features already encode, and that takes data.
-# - **Smaller networks, fewer epochs.** Ours have a few thousand to a few tens of thousands of parameters and train
+# - **Smaller networks, fewer epochs.** Ours have a few hundred to a few tens of thousands of parameters and train
 #   for a few epochs on a CPU; the paper's have up to a million and trained to convergence on GPUs.
 # - **A small test set.** Our test set has one to a few thousand QCD jets (printed above the table), so an $R_{30}$ in
 #   the hundreds rests on a few tens of jets passing the cut, and its bootstrap error is 10-30%. Among the best taggers
@@ -778,8 +778,8 @@ claim(
 )
 n_params = [row.n_params for row in results]
 claim(
-    "ours have a few thousand to a few tens of thousands of parameters",
-    1_000 < min(n_params) and max(n_params) < 100_000,
+    "ours have a few hundred to a few tens of thousands of parameters",
+    100 < min(n_params) and 10_000 < max(n_params) < 100_000,
     fewest=min(n_params),
     most=max(n_params),
 )
