@@ -7,7 +7,8 @@ training time, and optionally writes it to a file:
     python benchmarks/taggers.py --full --n-train 1200000 --epochs 30         # public data (download it first)
 
 Taggers: a BDT (xgboost) and a dense network on jet features, a CNN on jet images, a particle-flow network, an
-attention tagger and an attention tagger with ParT's pairwise features on point clouds
+attention tagger, an attention tagger with ParT's pairwise features and a graph network (EdgeConv, ParticleNet-style)
+on point clouds, and a Lorentz-invariant network (LorentzNet-style) on the constituents' four-momenta
 (``mlmc_course.models.taggers``, trained with ``mlmc_course.training.fit``), and the peer: energyflow's PFN (Keras),
 with the same layer sizes, epochs, batch size and learning rate as ours. The networks train with a cosine
 learning-rate schedule and keep the weights of the epoch with the lowest validation loss.
@@ -60,7 +61,7 @@ from mlmc_course.representations import FEATURE_NAMES, jet_images, point_cloud
 from mlmc_course.training import count_parameters
 
 FEATURES = [n for n in FEATURE_NAMES if n != "eta"]
-ALL = ("bdt", "dense", "cnn", "pfn", "attention", "pair-attention", "energyflow-pfn")
+ALL = ("bdt", "dense", "cnn", "pfn", "attention", "pair-attention", "edgeconv", "lorentz", "energyflow-pfn")
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Data:
     features: dict[str, np.ndarray]
     images: dict[str, np.ndarray]
     points: dict[str, tuple[np.ndarray, np.ndarray]]
+    p4: dict[str, tuple[np.ndarray, np.ndarray]]  # constituent (E, px, py, pz) in GeV and mask, pT-ordered
 
     def first_train(self, n: int) -> Data:
         """The same data with only the first ``n`` training jets."""
@@ -80,7 +82,7 @@ class Data:
             return tuple(a[:n] for a in v) if isinstance(v, tuple) else v[:n]
 
         return Data(*({s: cut(d, s) if s == "train" else d[s] for s in d} for d in
-                      (self.labels, self.features, self.images, self.points)))  # fmt: skip
+                      (self.labels, self.features, self.images, self.points, self.p4)))  # fmt: skip
 
 
 @dataclass
@@ -141,6 +143,10 @@ def load(args) -> Data:
             for s, j in jets.items()
         },
         points={s: point_cloud(j.pt, j.eta, j.phi, j.mask, n_max=args.n_points) for s, j in jets.items()},
+        p4={
+            s: (j.p4()[:, : args.n_points_lorentz].astype(np.float32), j.mask[:, : args.n_points_lorentz])
+            for s, j in jets.items()
+        },
     )
 
 
@@ -148,11 +154,15 @@ def _torch_tagger(name: str, data: Data, args) -> tuple[torch.nn.Module, Callabl
     torch.manual_seed(args.seed)
     x = data.features["train"]
     mean, std = taggers.point_stats(*data.points["train"])
-    n_att = args.n_points_attention
+    n_att, n_graph = args.n_points_attention, args.n_points_graph
 
     def att_points(s: str) -> tuple[np.ndarray, np.ndarray]:
         points, mask = data.points[s]
         return points[:, :n_att], mask[:, :n_att]
+
+    def graph_points(s: str) -> tuple[np.ndarray, np.ndarray]:
+        points, mask = data.points[s]
+        return points[:, :n_graph], mask[:, :n_graph]
 
     models = {
         "dense": (lambda: taggers.DenseTagger(x.mean(0), x.std(0), hidden=(64, 64)), lambda s: data.features[s]),
@@ -169,6 +179,11 @@ def _torch_tagger(name: str, data: Data, args) -> tuple[torch.nn.Module, Callabl
             lambda: taggers.PairAttentionTagger(3, dim=32, heads=4, layers=2, hidden=64, mean=mean, std=std),
             att_points,
         ),
+        "edgeconv": (
+            lambda: taggers.EdgeConvTagger(3, k=8, widths=(32, 32), hidden=32, mean=mean, std=std),
+            graph_points,
+        ),
+        "lorentz": (lambda: taggers.LorentzTagger(dim=16, hidden=32, layers=2), lambda s: data.p4[s]),
     }
     make, inputs = models[name]
     return make(), inputs
@@ -345,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image-half-width", type=float, default=0.8, help="images cover +-this in eta and phi")
     p.add_argument("--n-points", type=int, default=128, help="constituents per jet for the particle-flow networks")
     p.add_argument("--n-points-attention", type=int, default=64, help="constituents per jet for attention (n^2 cost)")
+<<<<<<< HEAD
     p.add_argument(
         "--learning-curve",
         default="",
@@ -360,6 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gen-seed", type=int, default=2020, help="generator seed for --generate (shipped subset: 2019)")
     p.add_argument("--gen-workers", type=int, default=None, help="local Dask workers for --generate (default: cores)")
     add_scheduler_argument(p)
+=======
+    p.add_argument("--n-points-graph", type=int, default=64, help="constituents per jet for the EdgeConv tagger")
+    p.add_argument("--n-points-lorentz", type=int, default=32, help="constituents per jet for the Lorentz tagger (n^2)")
+    p.add_argument("--learning-curve", default="", help="comma-separated smaller numbers of training jets to add")
+>>>>>>> taggers
     p.add_argument("--n-boot", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch, TF and xgboost (default: all)")

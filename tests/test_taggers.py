@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from mlmc_course import lorentz as L
 from mlmc_course.metrics import auc
 from mlmc_course.metrics.classification import LANDSCAPE_RESULTS, results_table, score_tagger
 from mlmc_course.models import taggers as T
@@ -21,7 +22,7 @@ def _clouds(seed: int, n_jets: int = 16, n: int = 10, d: int = 3):
     return x * mask.unsqueeze(-1), mask
 
 
-@pytest.mark.parametrize("cls", [T.ParticleFlowNetwork, T.AttentionTagger, T.PairAttentionTagger])
+@pytest.mark.parametrize("cls", [T.ParticleFlowNetwork, T.AttentionTagger, T.PairAttentionTagger, T.EdgeConvTagger])
 def test_point_cloud_taggers_are_permutation_invariant(cls):
     torch.manual_seed(0)
     model = cls().eval()
@@ -99,11 +100,116 @@ def test_cnn_and_dense_shapes():
         (lambda: T.DenseTagger(mean=[0.0, 1.0], std=[1.0, 0.0]), "std must be positive"),
         (lambda: T.DenseTagger(mean=[0.0, 1.0], std=[1.0]), "std must have shape"),
         (lambda: T.ParticleFlowNetwork(n_features=0), "n_features must be a positive integer"),
+        (lambda: T.EdgeConvTagger(n_features=2), "at least 3"),
+        (lambda: T.EdgeConvTagger(widths=()), "at least one EdgeConv block"),
+        (lambda: T.EdgeConvTagger(k=0), "k must be a positive integer"),
+        (lambda: T.LorentzTagger(scale=0.0), "scale must be positive"),
+        (lambda: T.LorentzTagger(layers=0), "layers must be a positive integer"),
     ],
 )
 def test_bad_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_knn_graph_with_padding():
+    """Nearest neighbours on a line: itself excluded, padding never a neighbour, short jets get what they have."""
+    coords = torch.tensor([[[0.0, 0], [1, 0], [3, 0], [3.5, 0], [9, 0]], [[0.0, 0], [0.2, 0], [5, 0], [5, 0], [5, 0]]])
+    mask = torch.tensor([[True, True, True, True, False], [True, True, False, False, False]])
+    a = T.knn_adjacency(coords, mask, k=2)
+    assert a.shape == (2, 5, 5) and a.dtype == torch.bool
+    expected0 = [[0, 1, 1, 0, 0], [1, 0, 1, 0, 0], [0, 1, 0, 1, 0], [0, 1, 1, 0, 0], [0, 0, 0, 0, 0]]
+    assert a[0].int().tolist() == expected0
+    assert a[1].int().tolist() == [[0, 1, 0, 0, 0], [1, 0, 0, 0, 0]] + [[0] * 5] * 3  # one real neighbour only
+    index, valid = T.knn_indices(coords, mask, k=7)  # more neighbours than slots
+    assert index.shape == valid.shape == (2, 5, 7) and valid[0, :4].sum(-1).tolist() == [3, 3, 3, 3]
+
+
+def _jet_p4(seed: int, n_jets: int = 6, n: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
+    """Massless toy jets around eta = 0.5, phi = 1 with pT 1-200 GeV, float64, zero-padded."""
+    g = torch.Generator().manual_seed(seed)
+    pt = 1 + 199 * torch.rand(n_jets, n, generator=g, dtype=torch.float64)
+    eta = 0.5 + 0.3 * torch.randn(n_jets, n, generator=g, dtype=torch.float64)
+    phi = 1.0 + 0.3 * torch.randn(n_jets, n, generator=g, dtype=torch.float64)
+    mask = torch.arange(n)[None, :] < torch.randint(3, n + 1, (n_jets,), generator=g)[:, None]
+    return L.p4_from_ptetaphi(pt, eta, phi) * mask.unsqueeze(-1), mask
+
+
+def test_lorentz_helpers():
+    rng = np.random.default_rng(0)
+    lam = L.random_lorentz(rng, max_rapidity=2.0)
+    metric = torch.diag(torch.tensor(L.METRIC, dtype=torch.float64))
+    torch.testing.assert_close(lam.T @ metric @ lam, metric)  # preserves the metric
+    p4, mask = _jet_p4(0)
+    dots = L.minkowski_matrix(p4, mask)
+    torch.testing.assert_close(dots, L.minkowski_matrix(L.transform(p4, lam), mask), rtol=1e-9, atol=1e-6)
+    i, j = 0, 1
+    pair = p4[0, i] + p4[0, j]
+    torch.testing.assert_close(2 * dots[0, i, j], L.minkowski_dot(pair, pair))  # massless: m_ij^2 = 2 <p_i, p_j>
+    assert torch.all(dots[~mask] == 0) and torch.all(dots.transpose(1, 2)[~mask] == 0)
+    torch.testing.assert_close(
+        dots.diagonal(dim1=1, dim2=2), torch.zeros_like(mask, dtype=dots.dtype), atol=1e-9, rtol=0
+    )
+    boosted = L.transform(torch.tensor([1.0, 0, 0, 0], dtype=torch.float64), L.boost_matrix([0.6, 0, 0]))
+    torch.testing.assert_close(boosted, torch.tensor([1.25, -0.75, 0, 0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="beta must be"):
+        L.boost_matrix([1.0, 0, 0])
+    with pytest.raises(ValueError, match="p4 must have shape"):
+        L.minkowski_matrix(p4[..., :3], mask)
+
+
+def test_lorentz_tagger_is_lorentz_invariant_and_a_single_boost_breaks_it():
+    torch.manual_seed(0)
+    model = T.LorentzTagger().double().eval()
+    p4, mask = _jet_p4(1)
+    rng = np.random.default_rng(1)
+    with torch.no_grad():
+        out = model(p4, mask)
+        assert out.shape == (6,)
+        for _ in range(3):  # the same random boost and rotation for every four-momentum of a jet
+            lam = L.random_lorentz(rng, max_rapidity=1.5)
+            torch.testing.assert_close(model(L.transform(p4, lam), mask), out, rtol=1e-9, atol=1e-9)
+        # Negative control: boost one constituent alone; the symmetry is broken, so the output must move.
+        broken = p4.clone()
+        broken[:, 0] = L.transform(p4[:, 0], L.boost_matrix([0.0, 0.5, 0.3]))
+        assert (model(broken, mask) - out).abs().min() > 1e-4
+        # Not invariant under a plain (non-Lorentz) change: scaling the energies alone.
+        assert (model(p4 * torch.tensor([1.1, 1, 1, 1], dtype=torch.float64), mask) - out).abs().min() > 1e-6
+        # Permutations and padding change nothing.
+        perm = torch.randperm(12)
+        keep = torch.argsort(~mask[:, perm].int(), dim=1, stable=True)  # real constituents first, shuffled
+        shuffled_p4 = torch.stack([p4[b, perm][keep[b]] for b in range(6)])
+        shuffled_mask = torch.stack([mask[b, perm][keep[b]] for b in range(6)])
+        torch.testing.assert_close(model(shuffled_p4, shuffled_mask), out, rtol=1e-9, atol=1e-9)
+        junk = torch.full((6, 4, 4), 50.0, dtype=torch.float64)
+        padded = torch.cat([p4, junk], dim=1)
+        padded_mask = torch.cat([mask, torch.zeros(6, 4, dtype=torch.bool)], dim=1)
+        torch.testing.assert_close(model(padded, padded_mask), out, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="p4 must have shape"):
+        model(p4[..., :3], mask)
+
+
+@pytest.mark.parametrize("name", ["edgeconv", "lorentz"])
+def test_graph_and_lorentz_taggers_take_a_finite_training_step(name):
+    torch.manual_seed(0)
+    if name == "edgeconv":
+        model: torch.nn.Module = T.EdgeConvTagger(k=4, widths=(8, 8), hidden=8)
+        inputs = _clouds(2)
+    else:
+        model = T.LorentzTagger(dim=8, hidden=8)
+        p4, mask = _jet_p4(2, n_jets=16)
+        inputs = (p4.float(), mask)
+    labels = (torch.arange(16) % 2).float()
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = T.bce_loss(model, (*inputs, labels))
+    optimiser.zero_grad()
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    optimiser.step()
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+    assert torch.isfinite(model(*inputs)).all()
 
 
 def test_training_learns_a_separable_toy():

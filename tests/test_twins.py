@@ -195,6 +195,12 @@ TWINS: dict[tuple[str, str, str], Callable[[], Callable]] = {
     ("04_taggers", "masked_pool", "mlmc_course.models.taggers.masked_sum"): same(
         "mlmc_course.models.taggers.masked_sum"
     ),
+    ("04_taggers", "knn_adjacency", "mlmc_course.models.taggers.knn_adjacency"): same(
+        "mlmc_course.models.taggers.knn_adjacency"
+    ),
+    ("04_taggers", "minkowski_matrix", "mlmc_course.lorentz.minkowski_matrix"): same(
+        "mlmc_course.lorentz.minkowski_matrix"
+    ),
     ("05_uncertainties", "gaussian_nll", "mlmc_course.uncertainty.gaussian_nll"): same(
         "mlmc_course.uncertainty.gaussian_nll"
     ),

@@ -6,6 +6,10 @@
 * :class:`AttentionTagger`: a transformer encoder without positional encoding on point clouds.
 * :class:`PairAttentionTagger`: the same with ParT's pairwise interaction features added to the attention scores
   (arXiv:2202.03772, scaled down).
+* :class:`EdgeConvTagger`: a graph network of EdgeConv blocks on dynamic k-nearest-neighbour graphs, first in
+  (Delta eta, Delta phi), then in feature space (ParticleNet, arXiv:1902.08570, scaled down).
+* :class:`LorentzTagger`: a Lorentz-invariant message-passing network on the constituents' four-momenta that reads
+  only Minkowski products (LorentzNet, arXiv:2201.08187, scaled down).
 
 Every tagger returns one logit per jet (``sigmoid(logit)`` is the top probability), is trained with
 :func:`train_tagger`, which calls the course's shared loop :func:`mlmc_course.training.fit` with the binary
@@ -21,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mlmc_course.lorentz import minkowski_dot, minkowski_matrix
 from mlmc_course.training import History, fit, mlp, to_tensors
 from mlmc_course.validation import as_array, binary_labels, positive_int
 
@@ -305,6 +310,202 @@ class PairAttentionTagger(nn.Module):
         for block in self.blocks:
             h = block(h, bias)
         return self.head(masked_mean(self.norm(h), mask)).squeeze(-1)
+
+
+def knn_indices(coords: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` nearest real neighbours of every particle (itself excluded), by Euclidean distance in ``coords``.
+
+    Args:
+        coords: ``(batch, n, d)``, e.g. (Delta eta, Delta phi) or learned features; mask: ``(batch, n)``.
+        k: neighbours per particle.
+
+    Returns:
+        ``(index, valid)``, each ``(batch, n, k)``: the neighbours' positions in the jet, and False for slots that
+        point at padding (a jet with fewer than ``k + 1`` real particles) or that belong to a padded particle.
+    """
+    n = coords.shape[1]
+    k = positive_int(k, "k")
+    dist = torch.cdist(coords, coords)
+    blocked = ~mask.unsqueeze(1) | torch.eye(n, dtype=torch.bool, device=coords.device)
+    dist = dist.masked_fill(blocked, float("inf"))
+    kk = min(k, n)
+    d, index = dist.topk(kk, dim=-1, largest=False)
+    valid = torch.isfinite(d) & mask.unsqueeze(-1)
+    if kk < k:  # fewer slots than k: pad with invalid neighbours so the shape is always (batch, n, k)
+        pad = (0, k - kk)
+        index = nn.functional.pad(index, pad)
+        valid = nn.functional.pad(valid, pad, value=False)
+    return index, valid
+
+
+def knn_adjacency(coords: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-nearest-neighbour graph as a boolean adjacency ``(batch, n, n)``: ``A[b, i, j]`` is True when real
+    particle ``j`` is one of the ``k`` nearest real neighbours of real particle ``i`` (``j != i``)."""
+    index, valid = knn_indices(coords, mask, k)
+    adjacency = torch.zeros(mask.shape + mask.shape[-1:], dtype=torch.bool, device=coords.device)
+    return adjacency.scatter(-1, index, valid) if index.shape[-1] else adjacency
+
+
+def _gather_neighbours(h: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``h`` ``(batch, n, d)`` at ``index`` ``(batch, n, k)`` -> ``(batch, n, k, d)``, without a loop over jets."""
+    b, n, d = h.shape
+    offset = torch.arange(b, device=h.device).view(b, 1, 1) * n
+    return h.reshape(b * n, d)[(index + offset).reshape(-1)].view(*index.shape, d)
+
+
+class EdgeConv(nn.Module):
+    """One EdgeConv block (arXiv:1801.07829): ``h_i' = ReLU(h_i W + mean_{j in kNN(i)} e_ij)`` with the edge network
+    ``e_ij = ReLU(U ReLU(A [h_i, h_j - h_i] + a) + u)``.
+
+    The first layer of the edge network is applied per particle, not per edge (``A [h_i, h_j - h_i] =
+    (A_1 - A_2) h_i + A_2 h_j``), which saves ``k`` times its cost and gives the same function.
+
+    Args:
+        d_in, d_out: feature widths; hidden: width of the edge network's hidden layer.
+    """
+
+    def __init__(self, d_in: int, d_out: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.centre = nn.Linear(d_in, hidden)  # (A_1 - A_2) h_i + a
+        self.neighbour = nn.Linear(d_in, hidden, bias=False)  # A_2 h_j
+        self.out = nn.Linear(hidden, d_out)
+        self.shortcut = nn.Linear(d_in, d_out, bias=False)
+
+    def forward(self, h: torch.Tensor, index: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """``h``: ``(batch, n, d_in)``; ``index``, ``valid``: ``(batch, n, k)`` from :func:`knn_indices`."""
+        first = self.centre(h).unsqueeze(2) + _gather_neighbours(self.neighbour(h), index)  # (batch, n, k, hidden)
+        messages = torch.relu(self.out(torch.relu(first)))
+        w = valid.unsqueeze(-1).to(h.dtype)
+        pooled = (messages * w).sum(2) / w.sum(2).clamp(min=1)
+        return torch.relu(self.shortcut(h) + pooled)
+
+
+class EdgeConvTagger(nn.Module):
+    """A ParticleNet-style graph network, sized for a CPU: EdgeConv blocks on dynamic k-NN graphs.
+
+    The first block connects each particle to its ``k`` nearest neighbours in (Delta eta, Delta phi); every later
+    block recomputes the graph in the feature space of the block before it (a *dynamic* graph: particles that the
+    network finds alike become neighbours, wherever they are in the jet). Padded particles are never neighbours
+    and are left out of the pooling; everything is batched (no loop over jets).
+
+    Args:
+        n_features: inputs per constituent; the first three must be those of ``point_cloud`` (raw, not standardised):
+            features 1 and 2 (Delta eta, Delta phi) are the coordinates of the first graph.
+        k: neighbours per particle.
+        widths: output width of each EdgeConv block (one block per entry).
+        hidden: width of the edge networks and of the head.
+        mean, std: per-feature input statistics, as for :class:`ParticleFlowNetwork`.
+    """
+
+    def __init__(
+        self,
+        n_features: int = 3,
+        k: int = 8,
+        widths: Sequence[int] = (32, 32),
+        hidden: int = 32,
+        mean=None,
+        std=None,
+    ) -> None:
+        super().__init__()
+        n_features = positive_int(n_features, "n_features")
+        if n_features < 3:
+            raise ValueError(f"n_features must be at least 3 (log pT fraction, Delta eta, Delta phi), got {n_features}")
+        if not widths:
+            raise ValueError("widths must name at least one EdgeConv block")
+        self.k = positive_int(k, "k")
+        hidden = positive_int(hidden, "hidden")
+        self.scale = _Standardise(n_features, mean, std)
+        sizes = [n_features, *(positive_int(w, "width") for w in widths)]
+        self.blocks = nn.ModuleList(EdgeConv(a, b, hidden) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        self.head = mlp(sizes[-1], 1, (hidden,))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x``: ``(batch, n, n_features)`` raw, ``mask``: ``(batch, n)`` -> logits ``(batch,)``."""
+        coords, h = x[..., 1:3], self.scale(x)
+        for block in self.blocks:
+            h = block(h, *knn_indices(coords, mask, self.k))
+            coords = h
+        return self.head(masked_mean(h, mask)).squeeze(-1)
+
+
+def _signed_log(x: torch.Tensor) -> torch.Tensor:
+    """``sign(x) log(1 + |x|)``: LorentzNet's compression of Minkowski products that span many decades."""
+    return torch.sign(x) * torch.log1p(x.abs())
+
+
+class _LorentzBlock(nn.Module):
+    """One Lorentz group equivariant block (LGEB, arXiv:2201.08187): scalars ``h`` and four-vectors ``v``.
+
+    ``m_ij = ReLU(A h_i + B h_j + C (psi(<v_i, v_j>), psi(<v_i - v_j, v_i - v_j>)) + a)`` for every real pair, then
+    ``v_i' = v_i + c mean_j (w . m_ij) v_j`` (a Lorentz vector again, and the last block skips it) and
+    ``h_i' = h_i + phi_h(h_i, sum_j m_ij)``. The message network has one layer, applied per particle where it can,
+    so that the cost per pair stays a few times ``hidden``.
+    """
+
+    def __init__(self, dim: int, hidden: int, c: float, update_vectors: bool = True) -> None:
+        super().__init__()
+        self.c = c
+        self.receiver, self.sender = nn.Linear(dim, hidden), nn.Linear(dim, hidden, bias=False)
+        self.pair = nn.Linear(2, hidden, bias=False)
+        self.weight = nn.Linear(hidden, 1) if update_vectors else None  # the last block's vectors go unused
+        self.node = mlp(dim + hidden, dim, (hidden,))
+
+    def forward(self, h: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h``: ``(batch, n, dim)``, ``v``: ``(batch, n, 4)``, ``mask``: ``(batch, n)`` -> updated ``h``, ``v``."""
+        dots = minkowski_matrix(v, mask)
+        diag = dots.diagonal(dim1=1, dim2=2)
+        gaps = diag.unsqueeze(2) + diag.unsqueeze(1) - 2 * dots  # <v_i - v_j, v_i - v_j>
+        pair = self.pair(torch.stack([_signed_log(dots), _signed_log(gaps)], dim=-1))
+        both = mask.unsqueeze(2) & mask.unsqueeze(1)
+        m = torch.relu(self.receiver(h).unsqueeze(2) + self.sender(h).unsqueeze(1) + pair)
+        m = m * both.unsqueeze(-1).to(h.dtype)
+        if self.weight is not None:
+            count = mask.sum(1).clamp(min=1).to(h.dtype).view(-1, 1, 1)
+            w = self.weight(m).squeeze(-1) * both.to(h.dtype)
+            v = v + self.c * torch.einsum("bij,bjd->bid", w, v) / count
+        h = h + self.node(torch.cat([h, m.sum(2)], dim=-1))
+        return h, v * mask.unsqueeze(-1).to(v.dtype)
+
+
+class LorentzTagger(nn.Module):
+    """A Lorentz-invariant tagger in the spirit of LorentzNet (arXiv:2201.08187), sized for a CPU.
+
+    It reads the constituents' four-momenta only through Minkowski products ``<p_i, p_j>`` (and ``<p_i, J>`` with
+    the jet's four-momentum ``J = sum_i p_i``, a reference vector that transforms with the particles), so its output
+    is unchanged when *all* four-momenta undergo the same Lorentz transformation (a test checks it to float
+    precision). The scalars start from ``psi(<p_i, p_i>)`` and ``psi(<p_i, J>)``; each block passes messages built
+    from Minkowski products and updates the four-vectors as combinations of each other (:class:`_LorentzBlock`).
+    No beam vectors are used: they would fix a frame (boosts along z and rotations about z only); the jet's
+    four-momentum ties the network to the jet instead, and ``<J, J>``, the jet mass squared, is among its inputs.
+
+    Args:
+        dim: width of the per-particle scalars; hidden: width of the message and node networks.
+        layers: number of blocks; c: step size of the four-vector update (LorentzNet's 1e-3 keeps it stable).
+        scale: GeV; four-momenta are divided by it first (products then order one for 100 GeV).
+    """
+
+    def __init__(self, dim: int = 16, hidden: int = 32, layers: int = 2, c: float = 1e-3, scale: float = 100.0):
+        super().__init__()
+        dim, hidden = positive_int(dim, "dim"), positive_int(hidden, "hidden")
+        if not scale > 0:
+            raise ValueError(f"scale must be positive (GeV), got {scale}")
+        self.scale = float(scale)
+        self.embed = mlp(3, dim, (hidden,))
+        layers = positive_int(layers, "layers")
+        self.blocks = nn.ModuleList(_LorentzBlock(dim, hidden, float(c), i < layers - 1) for i in range(layers))
+        self.head = mlp(dim, 1, (hidden,))
+
+    def forward(self, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``p4``: ``(batch, n, 4)`` (E, px, py, pz) in GeV, ``mask``: ``(batch, n)`` -> logits ``(batch,)``."""
+        if p4.ndim != 3 or p4.shape[-1] != 4:
+            raise ValueError(f"p4 must have shape (batch, n, 4) (E, px, py, pz), got {tuple(p4.shape)}")
+        v = p4 / self.scale * mask.unsqueeze(-1).to(p4.dtype)
+        jet = v.sum(1, keepdim=True)
+        scalars = [minkowski_dot(v, v), minkowski_dot(v, jet), minkowski_dot(jet, jet).expand_as(mask)]
+        h = self.embed(_signed_log(torch.stack(scalars, dim=-1)))
+        for block in self.blocks:
+            h, v = block(h, v, mask)
+        return self.head(masked_mean(h, mask)).squeeze(-1)
 
 
 def bce_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
