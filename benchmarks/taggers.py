@@ -360,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image-half-width", type=float, default=0.8, help="images cover +-this in eta and phi")
     p.add_argument("--n-points", type=int, default=128, help="constituents per jet for the particle-flow networks")
     p.add_argument("--n-points-attention", type=int, default=64, help="constituents per jet for attention (n^2 cost)")
-<<<<<<< HEAD
+    p.add_argument("--n-points-graph", type=int, default=64, help="constituents per jet for the EdgeConv tagger")
+    p.add_argument("--n-points-lorentz", type=int, default=32, help="constituents per jet for the Lorentz tagger (n^2)")
     p.add_argument(
         "--learning-curve",
         default="",
@@ -376,11 +377,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gen-seed", type=int, default=2020, help="generator seed for --generate (shipped subset: 2019)")
     p.add_argument("--gen-workers", type=int, default=None, help="local Dask workers for --generate (default: cores)")
     add_scheduler_argument(p)
-=======
-    p.add_argument("--n-points-graph", type=int, default=64, help="constituents per jet for the EdgeConv tagger")
-    p.add_argument("--n-points-lorentz", type=int, default=32, help="constituents per jet for the Lorentz tagger (n^2)")
-    p.add_argument("--learning-curve", default="", help="comma-separated smaller numbers of training jets to add")
->>>>>>> taggers
     p.add_argument("--n-boot", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch, TF and xgboost (default: all)")
