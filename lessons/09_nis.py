@@ -96,27 +96,53 @@ plt.show()
 #
 # ### The variance as a loss
 #
-# If $g = g_\theta$ is a network with parameters $\theta$, the variance $\sigma^2(\theta)$ is a loss we can
-# minimise. On a batch drawn from $g_\theta$ its estimate is the sample variance of the weights,
-# $$ L(\theta) = \frac1n\sum_k \big(w_k - \bar w\big)^2, \qquad w_k = \frac{f(x_k)}{g_\theta(x_k)}, $$
-# where the points $x_k$ are held fixed and the gradient flows through $g_\theta(x_k)$ (the integrand itself is a
-# black box: we never need its derivative). Its gradient estimates
-# $\nabla_\theta \sigma^2 = -\langle w^2\, \nabla_\theta \log g_\theta \rangle_g$.
+# If $g = g_\theta$ is a network with parameters $\theta$, the variance
+# $$ \sigma^2(\theta) = \int \frac{f^2}{g_\theta}\,dx - I^2 $$
+# is a loss we can minimise. Its gradient is
+# $$ \nabla_\theta \sigma^2 = -\int \frac{f^2}{g_\theta^2}\,\nabla_\theta g_\theta\,dx
+#    = -\big\langle w^2\, \nabla_\theta \log g_\theta \big\rangle_{x\sim g_\theta}, \qquad w = \frac{f}{g_\theta}, $$
+# and we never need the derivative of the integrand (a black box). The tempting estimate is the sample variance
+# of the weights of a batch drawn from $g_\theta$, $\frac1n\sum_k (w_k - \bar w)^2$, differentiated with the points
+# $x_k$ held fixed. Its value is right, its gradient is not: it is
+# $-\frac2n\sum_k (w_k - \bar w)\, w_k\, \nabla_\theta \log g_\theta(x_k)$, whose expectation is
+# $-2\langle w^2 \nabla\log g\rangle + 2I\langle w \nabla\log g\rangle \ne \nabla_\theta\sigma^2$. Holding the points
+# fixed forgets that they were drawn from $g_\theta$: moving $\theta$ moves them too. The two gradients vanish at
+# the same place ($g = f/I$, where every weight is $I$), but away from it the naive one points elsewhere.
+#
+# The fix (MadNIS, arXiv:2212.06172) writes the variance as an average over a density $q$ that does *not* depend
+# on $\theta$ and then sets $q$ to a frozen copy of $g_\theta$:
+# $$ \sigma^2(\theta) = \Big\langle \Big(\frac{f}{g_\theta} - I\Big)^2 \frac{g_\theta}{q} \Big\rangle_{x\sim q},
+#    \qquad L = \frac1n \sum_k \Big(\frac{f_k}{g_k} - \hat I\Big)^2 \frac{g_k}{q_k}, $$
+# with $q_k = g_k$ held without gradient and $\hat I = \frac1n\sum_k f_k/q_k$.
+# At $q = g$ its value is the sample variance of the weights, and its gradient is
+# $-\frac1n\sum_k (w_k^2 - \hat I^2)\,\nabla_\theta \log g_k$, whose expectation is $-\langle w^2 \nabla\log g\rangle$
+# (because $\langle \nabla_\theta \log g_\theta \rangle_{g} = \nabla_\theta \int g_\theta = 0$): exactly
+# $\nabla_\theta\sigma^2$.
 
 # %% [markdown] tags=["question"] name="variance_loss" points=2
 # **Exercise 1.** Write `variance_loss(f, g)`: `f` and `g` are torch tensors of shape `(n,)`, the integrand and the
-# sampling density at points drawn from $g$; `g` carries gradients. Return the variance of the weights $f/g$ as a
-# 0-d torch tensor through which gradients reach `g`.
+# sampling density at points drawn from $g$; `g` carries gradients. Return the loss $L$ above as a 0-d torch
+# tensor: its value is the variance of the weights $f/g$, and its gradient with respect to `g` is an unbiased
+# estimate of $\nabla\sigma^2$ (use $q$ = `g.detach()`).
 
 
 # %% tags=["solution"]
 def variance_loss(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Sample variance of the importance weights f/g; f, g of shape (n,)."""
+    """Variance of the importance weights f/g in the g/q form, so that its gradient estimates grad Var; f, g (n,)."""
     # BEGIN SOLUTION
+    q = g.detach()  # the density that drew the points, frozen
+    integral = (f / q).mean()
+    return ((f / g - integral) ** 2 * g / q).mean()
+    # END SOLUTION
+    # HINT: q = g.detach(); I_hat = mean(f / q); return the mean of (f / g - I_hat)^2 * g / q.
+
+
+# %% tags=["wrong"]
+# WRONG: the batch variance of f/g with the points held fixed: the right value, but the gradient of the naive loss
+# EXPECT: the naive gradient
+def variance_loss(f, g):
     w = f / g
     return ((w - w.mean()) ** 2).mean()
-    # END SOLUTION
-    # HINT: form the weights w = f / g with torch operations, then return the mean of (w - mean(w))^2.
 
 
 # %% tags=["wrong"]
@@ -148,9 +174,44 @@ checks.variance_loss(variance_loss)
 checks.variance_loss(variance_loss, seed=91)
 
 # %% [markdown]
-# `mlmc_course.nis.variance_loss` is the version the package trains with. It takes log-densities (more stable),
-# divides by $\hat I^2$ (so the loss reads as $(\sigma/I)^2$), and accepts samples from an older density $q$, which
-# buffered training needs below: $\mathrm{Var}_g[f/g] = \langle (f/g - I)^2\, g/q \rangle_{x\sim q}$.
+# How far apart are the two gradients? Take a peak $f(x) = e^{-(x - 0.7)^2 / (2 \cdot 0.1^2)}$ on $[0, 1]$ and the
+# one-parameter density $g_\theta(x) = 1 + \theta (x - \frac12)$ at $\theta = 0.5$. Their expectations are
+# one-dimensional integrals, so a fine grid gives all three numbers: the exact $d\sigma^2/d\theta$, the expected
+# gradient of the $g/q$ loss, and that of the naive one.
+
+# %%
+x_grid = np.linspace(0.0, 1.0, 200_001)
+f_demo = np.exp(-((x_grid - 0.7) ** 2) / (2 * 0.1**2))
+theta = 0.5
+g_demo, dg_dtheta = 1 + theta * (x_grid - 0.5), x_grid - 0.5
+i_demo = np.trapezoid(f_demo, x_grid)
+exact_grad = -np.trapezoid(f_demo**2 / g_demo**2 * dg_dtheta, x_grid)  # d/dtheta of int f^2/g - I^2
+w_demo, score = f_demo / g_demo, dg_dtheta / g_demo  # weights and d log g / d theta
+gq_grad = -np.trapezoid((w_demo**2 - i_demo**2) * score * g_demo, x_grid)  # <-(w^2 - I^2) dlog g>_g
+naive_grad = -2 * np.trapezoid((w_demo - i_demo) * w_demo * score * g_demo, x_grid)  # <-2 (w - I) w dlog g>_g
+print(f"exact d sigma^2 / d theta: {exact_grad:+.4f}")
+print(f"g/q loss, expected gradient: {gq_grad:+.4f}")
+print(f"naive loss, expected gradient: {naive_grad:+.4f}  ({naive_grad / exact_grad:.2f} x the exact one)")
+
+# %% tags=["claim"]
+from mlmc_course.claims import claim
+
+claim(
+    "the g/q loss's expected gradient is the exact derivative of the variance, the naive one is not",
+    abs(gq_grad / exact_grad - 1) < 1e-6 and abs(naive_grad / exact_grad - 1) > 0.2,
+    exact=exact_grad,
+    g_over_q=gq_grad,
+    naive=naive_grad,
+)
+
+# %% [markdown]
+# The naive gradient is off by the factor printed above (here it even points the right way): both vanish at
+# $g \propto f$, so training on either can end there, but only the $g/q$ loss follows the variance downhill.
+
+# %% [markdown]
+# `mlmc_course.nis.variance_loss` is the version the package trains with: the same $g/q$ form, on log-densities
+# (more stable) and divided by $\hat I^2$ (so the loss reads as $(\sigma/I)^2$). Because $q$ is any density that
+# drew the points, the same formula trains on points drawn by an *older* $g$, which buffered training needs below.
 #
 # ## VEGAS and where it fails
 #

@@ -127,7 +127,7 @@ def _divergence():  # 08: FlowMatching.divergence, for a velocity that is not a 
 def _variance():  # 09: the package's loss is the variance relative to I^2; its helper gives the variance itself
     from mlmc_course.nis.losses import _variance
 
-    return lambda f, g: _variance(f, torch.log(g), torch.log(g))[0]
+    return lambda f, g: _variance(f, torch.log(g), torch.log(g).detach())[0]  # q = g, frozen: the g/q form
 
 
 def _unweight():  # 09: the package also returns the new weights

@@ -46,12 +46,22 @@ def variance_loss(answer, seed: int = 0) -> None:
     out.backward()
     require(g.grad is not None, "no gradient reached g: compute the loss from g with torch operations")
     grad = g.grad.numpy()
-    # d Var / d g_k = -(2 / n) (w_k / g_k) (w_k - <w>)   (times n / (n - 1) for the unbiased variance)
-    expected = -2.0 / n * (w / g_np) * (w - w.mean())
-    ratio = np.dot(grad, expected) / np.dot(expected, expected)
+    # The g/q form gives dL/dg_k = -(w_k^2 - I_hat^2) / (n g_k): an unbiased estimate of grad Var, since
+    # <grad log g>_g = 0. Any constant in place of I_hat^2 keeps it unbiased, so accept -(w^2 - b) / (n g), any b.
+    naive = -2.0 / n * (w / g_np) * (w - w.mean())  # the batch variance differentiated with the points held fixed
+    if np.allclose(grad, naive, rtol=1e-3, atol=1e-12) or np.allclose(grad, naive * n / (n - 1), rtol=1e-3, atol=1e-12):
+        raise CheckFailed(
+            "the value is the variance of f/g, but its gradient is the naive gradient of the batch variance with the "
+            "points held fixed, -(2/n) sum (w - mean w) w grad log g: its expectation is not grad Var, because the "
+            "points were drawn from g; use the g/q form, mean((f / g - I_hat)^2 * g / q) with q = g.detach()"
+        )
+    residual = -grad * n * g_np  # should be c (w^2 - b): c = 1 (or n / (n - 1) for the unbiased variance), any b
+    c, d = np.polyfit(w**2, residual, 1)
+    fitted = c * w**2 + d
     require(
-        0.99 < ratio < 1.01 and np.allclose(grad, ratio * expected, rtol=1e-3, atol=1e-9),
-        "the gradient of your loss with respect to g is not that of the variance of f/g",
+        0.995 < c < 1.005 + 1.0 / n and np.allclose(residual, fitted, rtol=1e-3, atol=1e-6 * np.abs(fitted).max()),
+        "the gradient of your loss with respect to g is not an unbiased estimate of grad Var: in the g/q form, "
+        "mean((f / g - I_hat)^2 * g / q) with q = g.detach(), dL/dg_k = -(w_k^2 - I_hat^2) / (n g_k)",
     )
     # zero variance when g is proportional to f
     g2 = torch.tensor(f_np / 2.0, requires_grad=True)
