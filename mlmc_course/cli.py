@@ -57,6 +57,10 @@ def cmd_run(args) -> int:
 
 
 def cmd_data(args) -> int:
+    if args.data_command == "prepare":
+        from mlmc_course.data.prepare import prepare_command
+
+        return prepare_command(args)
     if args.data_command == "generate":
         from mlmc_course.data.jets import generate_command
 
@@ -151,6 +155,17 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=1, help="random seed")
     g.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     g.add_argument("--out", default=None, help="output file (default: in the cache folder)")
+    g = dsub.add_parser(
+        "prepare",
+        help="generate now, with sha256 checks, the samples lessons would generate on first run (Binder's postBuild)",
+    )
+    g.add_argument("lessons", nargs="*", help="lesson numbers, e.g. 12 14 or 12,14 (default: every planned sample)")
+    g.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    g.add_argument(
+        "--record",
+        action="store_true",
+        help="run the lessons (default 12 14) in lecture mode and rewrite the plan from the samples they request",
+    )
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("grade", help="score submissions in a sandbox (hidden tests included); a gradebook")

@@ -476,6 +476,10 @@ def run_tasks(
 
     info = {**info, "format": FORMAT_VERSION, "pythia8mc": _pythia_version()}
     path = cache_path(info)
+    if cache:
+        from mlmc_course.data.prepare import note_request
+
+        note_request(info, path, sum(t.n_events for t in tasks))
     if cache and path.exists():
         return EventSample.load(path)
     n_workers = positive_int(n_workers, "n_workers") if n_workers is not None else (os.cpu_count() or 1)
