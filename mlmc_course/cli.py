@@ -1,4 +1,4 @@
-"""The ``mlmc-course`` command line: doctor, build, run, data, grade, release, slides."""
+"""The ``mlmc-course`` command line: doctor, build, run, data, grade, release, hub-link, slides."""
 
 from __future__ import annotations
 
@@ -95,6 +95,12 @@ def cmd_release(args) -> int:
     return 0
 
 
+def cmd_hub_link(args) -> int:
+    from mlmc_course.hub import hub_link_command
+
+    return hub_link_command(args, _root_or_none(args))
+
+
 def cmd_slides(args) -> int:
     from mlmc_course.slides.build import build_decks, make_figures, print_decks
 
@@ -182,6 +188,14 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("dest", help="an empty folder outside the course folder")
     p.add_argument("--force", action="store_true", help="replace a non-empty folder")
     p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("hub-link", help="an nbgitpuller link that opens the course on a JupyterHub")
+    p.add_argument("hub", help="the hub's address, e.g. https://hub.example.org")
+    p.add_argument("--repo", help="the course's https clone URL (default: this checkout's origin remote)")
+    p.add_argument("--branch", default="main", help="branch to pull (default: main)")
+    p.add_argument("--path", default="notebooks/00_start.ipynb", help="file to open (default: the start lesson)")
+    p.add_argument("--app", choices=["lab", "notebook", "classic"], default="lab", help="interface (default: lab)")
+    p.set_defaults(func=cmd_hub_link)
 
     p = sub.add_parser("slides", help="build slides/NN_name.html (reveal.js) and slides/index.html from lessons/")
     p.add_argument("only", nargs="*", help="lesson numbers or names (default: all)")

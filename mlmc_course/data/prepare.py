@@ -123,6 +123,16 @@ def write_plan(samples: Iterable[PlannedSample], path: str | Path = PLAN, *, mod
     return Path(path)
 
 
+def stale_fields(info: Mapping) -> list[str]:
+    """The fields of a recorded request that the installed generator would now fill in differently."""
+    from mlmc_course.data import pythia
+
+    now = {"format": pythia.FORMAT_VERSION, "pythia8mc": pythia._pythia_version()}
+    if info.get("kind") == "point":
+        now["chunk"] = pythia.CHUNK
+    return sorted(k for k, v in now.items() if info.get(k) != v)
+
+
 def regenerate(info: Mapping, *, n_workers: int | None = None, progress: bool = True):
     """Make the sample that ``info`` (a logged request) describes, through the generator's public functions.
 
@@ -180,6 +190,13 @@ def prepare(
     start_all = time.perf_counter()
     for i, s in enumerate(todo, 1):
         head = f"[{i}/{len(todo)}] {', '.join(s.lessons)}: {s.file} ({s.events} events)"
+        stale = stale_fields(s.info)
+        if stale:
+            problems.append(
+                f"{s.file}: recorded with another generator ({', '.join(stale)} changed): the plan is stale; "
+                "re-record it with `mlmc-course data prepare --record 12 14`"
+            )
+            continue
         path = pythia.cache_path(s.info)
         if path.name != s.file:
             problems.append(f"{s.file}: the cache key of its request is now {path.name}; re-record the plan")
