@@ -63,6 +63,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# pip's complaints about the unreachable CPU-torch index and the mirror's missing pages, not errors
+PIP_NOISE="Retrying|NameResolutionError|Could not fetch URL|download.pytorch.org|is ignored: it is neither"
 PY="${PYTHON:-python3.11}"
 "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "binder_check needs Python 3.11" >&2; exit 2; }
 [ "$(cat binder/runtime.txt)" = "python-3.11" ] || { echo "binder/runtime.txt is not python-3.11" >&2; exit 1; }
@@ -83,16 +85,18 @@ fact pip "$(python -m pip --version | cut -d' ' -f2)"
 
 echo "== 3. pip install --no-cache-dir -r binder/requirements.txt"
 t0=$SECONDS
-python -m pip install --no-cache-dir -q -r binder/requirements.txt 2>&1 | grep -v -E "Retrying|NameResolutionError|Could not fetch URL|download.pytorch.org" || true
-python -c 'import torch, jupyterlab' || { echo "binder_check: the requirements did not install" >&2; exit 1; }
+{ python -m pip install --no-cache-dir -q -r binder/requirements.txt; echo $? > "$WORK/requirements.rc"; } 2>&1 |
+  grep -v -E "$PIP_NOISE" || true
+[ "$(cat "$WORK/requirements.rc")" = 0 ] || { echo "binder_check: pip install -r binder/requirements.txt failed" >&2; exit 1; }
 fact requirements_s "$((SECONDS - t0))"
 fact size_requirements "$(du -sb "$WORK/venv" | cut -f1)"
 
 echo "== 4. bash binder/postBuild (MLMC_COURSE_PREPARE=${LESSONS:-all})"
 t0=$SECONDS
 if [ -n "$LESSONS" ]; then export MLMC_COURSE_PREPARE="${LESSONS//,/ }"; fi
-bash binder/postBuild 2>&1 | tee "$WORK/postbuild.log" | tr '\r' '\n' | grep -v -E "it/s\]|event/s\]|Retrying|NameResolution" || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "binder_check: postBuild failed" >&2; exit 1; }
+{ bash binder/postBuild; echo $? > "$WORK/postbuild.rc"; } 2>&1 | tee "$WORK/postbuild.log" | tr '\r' '\n' |
+  grep -v -E "it/s\]|event/s\]|$PIP_NOISE" || true
+[ "$(cat "$WORK/postbuild.rc")" = 0 ] || { echo "binder_check: binder/postBuild failed" >&2; exit 1; }
 unset MLMC_COURSE_PREPARE
 fact postbuild_s "$((SECONDS - t0))"
 fact prepare_line "$(tr '\r' '\n' < "$WORK/postbuild.log" | grep -E '^data prepare: done' | tail -1)"
@@ -100,18 +104,7 @@ fact prepare_head "$(tr '\r' '\n' < "$WORK/postbuild.log" | grep -E '^data prepa
 
 echo "== pip check and the installed set against binder/requirements.txt"
 python -m pip check > "$WORK/pipcheck.txt" 2>&1 && fact pip_check "ok" || fact pip_check "$(tr '\n' ';' < "$WORK/pipcheck.txt")"
-python - "$WORK" <<'EOF'
-import re, subprocess, sys
-norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
-want = {norm(l.split("==")[0]): l.split("==")[1] for l in open("binder/requirements.txt") if "==" in l and not l.startswith("#")}
-frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True).stdout
-have = {norm(l.split("==")[0]): l.split("==")[1].split("+")[0] for l in frozen.splitlines() if "==" in l}
-extra = sorted(set(have) - set(want)); missing = sorted(set(want) - set(have))
-differ = sorted(k for k in set(want) & set(have) if want[k] != have[k])
-with open(f"{sys.argv[1]}/facts.env", "a") as f:
-    f.write(f"installed_count={len(have)}\nextra={','.join(extra) or 'none'}\nmissing={','.join(missing) or 'none'}\n")
-    f.write(f"version_differs={','.join(differ) or 'none'}\n")
-EOF
+python "$HERE/scripts/binder_report.py" --installed "$WORK"
 ENV_BYTES="$(du -sb "$WORK/venv" | cut -f1)"
 fact size_binder "$ENV_BYTES"
 du -sb "$WORK"/venv/lib/python3.11/site-packages/* 2>/dev/null | sort -rn | head -8 |
@@ -183,7 +176,7 @@ done
 
 echo "== 6. the same environment with the development tools (pip install -e \".[dev]\"), to measure their size"
 python -m pip install --no-cache-dir -q -c requirements/lock.txt -e ".[course,tools,dev]" 2>&1 |
-  grep -v -E "Retrying|NameResolutionError|Could not fetch URL|download.pytorch.org" || true
+  grep -v -E "$PIP_NOISE" || true
 fact size_with_dev "$(du -sb "$WORK/venv" | cut -f1)"
 fact machine "$(nproc) CPU cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 

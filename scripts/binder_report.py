@@ -7,7 +7,9 @@ python scripts/binder_report.py --verdict WORK          # exit 1 when a lesson f
 from __future__ import annotations
 
 import json
+import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -178,7 +180,42 @@ def markdown(work: Path, options: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pins(text: str) -> dict[str, str]:
+    """``name==version`` lines (pip freeze, a requirements file) as normalised name -> version without a local tag."""
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==", 1)
+            out[_normalise(name)] = version.split("+")[0].strip()
+    return out
+
+
+def installed(work: Path, requirements: Path = Path("binder/requirements.txt")) -> dict[str, str]:
+    """Compare ``pip freeze`` of this Python with the requirements; append the result to WORK/facts.env."""
+    frozen = subprocess.run(
+        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=True
+    ).stdout
+    want, have = pins(requirements.read_text()), pins(frozen)
+    result = {
+        "installed_count": str(len(have)),
+        "extra": ",".join(sorted(set(have) - set(want))) or "none",
+        "missing": ",".join(sorted(set(want) - set(have))) or "none",
+        "version_differs": ",".join(sorted(k for k in set(want) & set(have) if want[k] != have[k])) or "none",
+    }
+    with open(work / "facts.env", "a") as f:
+        f.writelines(f"{k}={shlex.quote(v)}\n" for k, v in result.items())
+    return result
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--installed"]:
+        print(installed(Path(argv[1])))
+        return 0
     if argv[:1] == ["--verdict"]:
         work = Path(argv[1])
         bad = problems(lessons(work), facts(work))
