@@ -78,10 +78,10 @@ def problems(rows: list[dict], f: dict[str, str]) -> list[str]:
             out.append(f"{r['lesson']}: generated {r['generated_events']} events at run time (not prepared)")
     if f.get("pip_check") != "ok":
         out.append(f"pip check: {f.get('pip_check')}")
-    if f.get("missing", "none") != "none" or f.get("version_differs", "none") != "none":
+    if any(f.get(k, "none") != "none" for k in ("extra", "missing", "version_differs")):
         out.append(
-            f"installed set differs from binder/requirements.txt: missing {f['missing']}, "
-            f"other versions {f['version_differs']}"
+            f"installed set differs from binder/requirements.txt: also installed {f.get('extra')}, missing "
+            f"{f.get('missing')}, other versions {f.get('version_differs')}"
         )
     if "0 problem" not in f.get("prepare_line", ""):
         out.append(f"data prepare: {f.get('prepare_line') or 'did not finish'}")
@@ -159,7 +159,8 @@ def markdown(work: Path, options: str) -> str:
         "",
         "Peak memory is `mlmc-course run`'s: the largest summed resident set of the kernel and its children, sampled "
         "every 50 ms (the budget is 1.5 GB = 1431 MiB). cgroup peak is the cgroup's `max_usage` (runner, kernel, "
-        "children and page cache). Generated at run time: Pythia events the lesson made because they were not in "
+        "children and the page cache they bring in; shared libraries already cached by an earlier process stay "
+        "charged to that process's cgroup, so this is lower than a fresh container would count). Generated at run time: Pythia events the lesson made because they were not in "
         "the cache (0 when postBuild prepared them).",
         "",
         "| lesson | status | wall time [s] | peak memory [MiB] | cgroup peak [MiB] | OOM kills | generated at run "

@@ -21,7 +21,7 @@ FACTS = {
     "prepare_line": "data prepare: done in 250.0 s, 0 problem(s)",
     "pip_check": "ok",
     "installed_count": "209",
-    "extra": "mlmc-course",
+    "extra": "none",
     "missing": "none",
     "version_differs": "none",
     "size_binder": str(3_100_000_000),
@@ -88,11 +88,22 @@ def test_each_broken_promise_fails_the_check(tmp_path, capsys, run, cg, requests
 
 
 def test_a_failed_prepare_or_pip_check_fails_the_check(tmp_path, capsys):
-    facts = {**FACTS, "prepare_line": "data prepare: done in 3.0 s, 1 problem(s)", "pip_check": "x 1 requires y"}
+    facts = {
+        **FACTS,
+        "prepare_line": "data prepare: done in 3.0 s, 1 problem(s)",
+        "pip_check": "x 1 requires y",
+        "extra": "pytest",
+    }
     work = _work(tmp_path, {"00": (_run("00_start"), GOOD_CG, [])}, facts)
     assert _report()["main"](["--verdict", str(work)]) == 1
     out = capsys.readouterr().out
     assert "data prepare: done in 3.0 s, 1 problem" in out and "pip check: x 1 requires y" in out
+    assert "also installed pytest" in out
+
+
+def test_pins_ignore_comments_newlines_and_local_tags():
+    text = "# x==1\n--extra-index-url u\ntorch==2.13.0+cpu\nTyping_Extensions==4.1 \n"
+    assert _report()["pins"](text) == {"torch": "2.13.0", "typing-extensions": "4.1"}
 
 
 def test_the_script_runs_the_binder_files_in_repo2dockers_order():
