@@ -160,7 +160,8 @@ def markdown(work: Path, options: str) -> str:
         "Peak memory is `mlmc-course run`'s: the largest summed resident set of the kernel and its children, sampled "
         "every 50 ms (the budget is 1.5 GB = 1431 MiB). cgroup peak is the cgroup's `max_usage` (runner, kernel, "
         "children and the page cache they bring in; shared libraries already cached by an earlier process stay "
-        "charged to that process's cgroup, so this is lower than a fresh container would count). Generated at run time: Pythia events the lesson made because they were not in "
+        "charged to that process's cgroup, so this is lower than a fresh container would count). "
+        "Generated at run time: Pythia events the lesson made because they were not in "
         "the cache (0 when postBuild prepared them).",
         "",
         "| lesson | status | wall time [s] | peak memory [MiB] | cgroup peak [MiB] | OOM kills | generated at run "
