@@ -117,3 +117,10 @@ def test_the_committed_plan_matches_the_installed_generator():
 def test_cli_prepare_with_nothing_planned_for_the_lessons(capsys, cache):
     assert main(["data", "prepare", "00,01"]) == 0
     assert "0 samples, 0 events" in capsys.readouterr().out
+
+
+def test_doctor_says_how_many_planned_samples_are_in_the_cache(capsys, cache):
+    from tests.conftest import ROOT
+
+    main(["--root", str(ROOT), "doctor"])
+    assert f"prepared samples: 0 of {len(prep.load_plan())} in the cache" in capsys.readouterr().out

@@ -94,6 +94,13 @@ class PlannedSample:
         return any(lesson == w or lesson.startswith(f"{w}_") for w in wanted for lesson in self.lessons)
 
 
+def cache_file(sample: PlannedSample) -> Path:
+    """Where the lessons look for a planned sample (the generator's cache path of its request)."""
+    from mlmc_course.data import pythia
+
+    return pythia.cache_path(sample.info)
+
+
 def load_plan(path: str | Path = PLAN) -> list[PlannedSample]:
     """The planned samples (an empty list when there is no plan)."""
     path = Path(path)
