@@ -14,6 +14,19 @@ learning-rate schedule and keep the weights of the epoch with the lowest validat
 
 ``--learning-curve 5625,11250`` trains the chosen taggers again on the first 5625 and 11250 training jets (same
 validation and test sets) and adds a table of AUC against the number of training jets.
+
+``--generate N`` uses N top and N QCD jets freshly generated with ``mlmc_course.data.jets`` (Pythia 8 + FastJet,
+particle level, seed ``--gen-seed``, independent of the shipped subset's) instead of the shipped subset, split
+like it (62.5 % train, 12.5 % validation, 25 % test, per class). The generation runs as Dask tasks on a local
+cluster (``--gen-workers``, default one per core) or on an existing one (``--scheduler ADDRESS`` or
+``$MLMC_COURSE_SCHEDULER``), and its chunks stay in the cache: a second run, or a run with more jets and the same
+seed, generates only what is missing. The learning curve past 100k training jets (issue 20) is this command
+(160k jets: 100k train, 20k validation, 40k test; about 45 CPU-seconds of Pythia per 1000 jets, so about an hour
+of generation on 2 free cores, see ``benchmarks/results/generation.md``)::
+
+    python benchmarks/taggers.py --generate 80000 --gen-seed 2020 --taggers bdt,cnn,pfn \
+        --learning-curve 5625,11250,22500,45000 --out benchmarks/results/taggers_curve.md
+
 Install the peer with ``pip install -c requirements/lock.txt -e ".[bench]"`` (the lessons do not need it).
 
 energyflow 1.4.0 imports ``wasserstein`` 1.0.1 at the top level, whose compiled extension was built against NumPy 1
@@ -39,7 +52,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mlmc_course.data.landscape import TopJets, load_top, load_top_features
+from mlmc_course.cluster import add_scheduler_argument
+from mlmc_course.data.landscape import TopJets, jets_from_arrays, load_top, load_top_features
 from mlmc_course.metrics.classification import LANDSCAPE_RESULTS, TaggerScore, auc, format_r30, score_tagger
 from mlmc_course.models import taggers
 from mlmc_course.representations import FEATURE_NAMES, jet_images, point_cloud
@@ -78,11 +92,44 @@ class Row:
     test_scores: np.ndarray
 
 
+SPLIT_FRACTIONS = {"train": 0.625, "val": 0.125, "test": 0.25}  # as the shipped subset (scripts/make_top_subset.py)
+
+
+def generated_splits(args) -> dict[str, TopJets]:
+    """``--generate N``: N top and N QCD jets from the Dask generator (cached chunks), split per class by a seeded
+    permutation into SPLIT_FRACTIONS, each split shuffled; records the generation cost in ``args.generation``."""
+    from mlmc_course.data import jets as generator
+
+    arrays, run = generator.generate_run(
+        args.generate, args.gen_seed, workers=args.gen_workers, scheduler=args.scheduler
+    )
+    args.generation = (
+        f"{2 * args.generate} jets generated with mlmc_course.data.jets (seed {args.gen_seed}) on Dask: "
+        f"{run.computed} chunks computed in {run.wall_s:.0f} s"
+        + (f" ({run.per_1000():.1f} s per 1000 jets per worker)" if run.computed else "")
+        + f", {run.on_disk} chunks from the cache"
+    )
+    everything = jets_from_arrays(arrays, source=f"generated: n_per_class={args.generate} seed={args.gen_seed}")
+    rng = np.random.default_rng(args.gen_seed)
+    parts: dict[str, list[np.ndarray]] = {s: [] for s in SPLIT_FRACTIONS}
+    for label in (1, 0):
+        idx = rng.permutation(np.flatnonzero(everything.labels == label))
+        n_train = int(round(SPLIT_FRACTIONS["train"] * len(idx)))
+        n_val = int(round(SPLIT_FRACTIONS["val"] * len(idx)))
+        parts["train"].append(idx[:n_train])
+        parts["val"].append(idx[n_train : n_train + n_val])
+        parts["test"].append(idx[n_train + n_val :])
+    return {s: everything.take(rng.permutation(np.concatenate(p))) for s, p in parts.items()}
+
+
 def load(args) -> Data:
     source = "landscape" if args.full else "subset"
     n = {"train": args.n_train, "val": args.n_val, "test": args.n_test}
-    jets: dict[str, TopJets] = {s: load_top(s, source=source, n=n[s]) for s in n}
-    if args.full:
+    if args.generate:
+        jets = {s: j.take(slice(n[s])) for s, j in generated_splits(args).items()}
+    else:
+        jets: dict[str, TopJets] = {s: load_top(s, source=source, n=n[s]) for s in n}
+    if args.full or args.generate:
         features = {s: j.features(FEATURES) for s, j in jets.items()}
     else:
         features = {s: load_top_features(s, n=n[s], names=FEATURES)[0] for s in n}
@@ -298,7 +345,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image-half-width", type=float, default=0.8, help="images cover +-this in eta and phi")
     p.add_argument("--n-points", type=int, default=128, help="constituents per jet for the particle-flow networks")
     p.add_argument("--n-points-attention", type=int, default=64, help="constituents per jet for attention (n^2 cost)")
-    p.add_argument("--learning-curve", default="", help="comma-separated smaller numbers of training jets to add")
+    p.add_argument(
+        "--learning-curve",
+        default="",
+        help="comma-separated smaller numbers of training jets to add (up to the training set's size)",
+    )
+    p.add_argument(
+        "--generate",
+        type=int,
+        default=None,
+        metavar="N",
+        help="N top and N QCD jets from the generator on Dask instead of the shipped subset (cached chunks)",
+    )
+    p.add_argument("--gen-seed", type=int, default=2020, help="generator seed for --generate (shipped subset: 2019)")
+    p.add_argument("--gen-workers", type=int, default=None, help="local Dask workers for --generate (default: cores)")
+    add_scheduler_argument(p)
     p.add_argument("--n-boot", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch, TF and xgboost (default: all)")
@@ -308,6 +369,17 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [t for t in chosen if t not in ALL]
     if unknown:
         p.error(f"unknown tagger(s) {unknown}; choose from {ALL}")
+    if args.full and args.generate:
+        p.error("--full and --generate are two different data sets: choose one")
+    if args.generate is not None and args.generate < 1:
+        p.error(f"--generate must be a positive number of jets per class, got {args.generate}")
+    try:
+        sizes = sorted({int(x) for x in args.learning_curve.split(",") if x.strip()})
+    except ValueError:
+        p.error(f"--learning-curve takes comma-separated numbers of training jets, got {args.learning_curve!r}")
+    if any(n < 1 for n in sizes):
+        p.error(f"--learning-curve sizes must be positive, got {sizes}")
+    args.generation = None
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -316,17 +388,26 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"data: {', '.join(f'{s} {len(y)}' for s, y in data.labels.items())} jets ({time.perf_counter() - start:.0f} s)"
     )
+    n_train = len(data.labels["train"])
+    too_big = [n for n in sizes if n >= n_train]
+    if too_big:
+        more = "; generate more with --generate N (0.625 * 2N training jets)" if not args.full else ""
+        p.error(f"--learning-curve sizes {too_big} are not below the {n_train} training jets{more}")
     rows = run_all(chosen, data, args, device)
     curve = {}
-    for n in sorted(int(x) for x in args.learning_curve.split(",") if x.strip()):
+    for n in sizes:
         print(f"learning curve: {n} training jets", flush=True)
         curve[n] = run_all(chosen, data.first_train(n), args, device)
     curve[len(data.labels["train"])] = rows
     command = "python benchmarks/taggers.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    data_name = "public landscape data" if args.full else "the shipped particle-level subset"
+    if args.generate:
+        data_name = f"{2 * args.generate} freshly generated particle-level jets"
     text = (
-        f"# Top taggers: {'public landscape data' if args.full else 'the shipped particle-level subset'}\n\n"
+        f"# Top taggers: {data_name}\n\n"
         f"Command: `{command}`  \nDate: {datetime.date.today()}  \nMachine: {machine(device)}  \n"
-        f"Jets: {', '.join(f'{s} {len(y)}' for s, y in data.labels.items())}; errors are bootstrap standard "
+        + (f"Generation: {args.generation}  \n" if args.generation else "")
+        + f"Jets: {', '.join(f'{s} {len(y)}' for s, y in data.labels.items())}; errors are bootstrap standard "
         f"deviations over the test set ({args.n_boot} resamples).\n\n"
         f"{table(rows, data.labels['test'], args.n_boot)}\n"
     )

@@ -502,9 +502,10 @@ comparison.style.format("{:.3f}", na_rep="—").format("{:.0f}", subset=["parame
 # time); the ratios between rows matter more than the values. Look for:
 #
 # - **price per step**: at the same number of steps, the spline flow learns most per step and costs most. In the
-#   `lecture` run flow matching trains fastest (one small network, no Jacobian) but is among the two weakest models
-#   at this budget, because its regression target is noisy, and the second flow-matching row shows what more steps
-#   buy (in `ci` mode all models are barely trained);
+#   `lecture` run flow matching and the VAE are the cheapest to train (small networks, no Jacobian; the two are
+#   within a few per cent of each other, so which one comes first varies from run to run), but flow matching is
+#   among the two weakest models at this budget, because its regression target is noisy, and the second
+#   flow-matching row shows what more steps buy (in `ci` mode all models are barely trained);
 # - **price per sample**: GAN, VAE and coupling flows sample in one pass, the MAF in $d$ passes, flow matching in
 #   100, and its sampling time is many times that of any other model;
 # - **likelihood**: the flows give $\log p$ exactly, flow matching up to the error of its ODE solver (20 midpoint
@@ -528,10 +529,10 @@ claim(
     slowest=budget_rows["train CPU [s]"].idxmax(),
 )
 claim(
-    "in the lecture run flow matching trains fastest",
-    budget_rows["train CPU [s]"].idxmin() == "flow matching",
+    "in the lecture run flow matching and the VAE are the cheapest to train",
+    set(budget_rows["train CPU [s]"].nsmallest(2).index) == {"flow matching", "VAE (beta = 1)"},
     when=cfg.mode == "lecture",
-    fastest=budget_rows["train CPU [s]"].idxmin(),
+    cheapest=list(budget_rows["train CPU [s]"].nsmallest(2).index),
 )
 auc_fm, auc_fm_long = comparison.loc["flow matching"], comparison.loc[f"flow matching, {cfm_epochs} epochs"]
 claim(

@@ -121,6 +121,7 @@ def valence_integral(xf, x_min: float) -> float:
 
 # %% tags=["wrong"]
 # WRONG: a linear grid from x_min, integrating f = xf / x against x: the first interval is dominated by f(x_min)
+# EXPECT: integrate x f(x) over ln x
 def valence_integral(xf, x_min):
     x = np.linspace(x_min, 1.0, 4000)
     return float(np.trapezoid(xf(x) / x, x))
@@ -128,10 +129,15 @@ def valence_integral(xf, x_min):
 
 # %% tags=["wrong"]
 # WRONG: a linear grid that starts at 1e-3 misses the small-x region
+# EXPECT: use a grid that is uniform in ln x
 def valence_integral(xf, x_min):
     x = np.linspace(1e-3, 1.0, 4000)
     return float(np.trapezoid(xf(x) / x, x))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L1:33 Constant 4000->*: the number of grid points is a free choice; 3999 or 4001 points in ln x
+#   integrate to the same precision
 
 # %% tags=["check"]
 checks.valence_integral(valence_integral)
@@ -210,16 +216,22 @@ def mc_replicas(data: np.ndarray, cov: np.ndarray, n_replicas: int, rng: np.rand
 
 # %% tags=["wrong"]
 # WRONG: independent errors sqrt(diag(cov)) lose the correlations
+# EXPECT: not sqrt(diag(cov)) z
 def mc_replicas(data, cov, n_replicas, rng):
     return data + rng.standard_normal((n_replicas, len(data))) * np.sqrt(np.diag(cov))
 
 
 # %% tags=["wrong"]
 # WRONG: one fluctuation shared by all replicas
+# EXPECT: all replicas are identical
 def mc_replicas(data, cov, n_replicas, rng):
     shift = np.linalg.cholesky(cov) @ rng.standard_normal(len(data))
     return np.tile(data + shift, (n_replicas, 1))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L3:11 Add->Sub: z and -z have the same Gaussian distribution, so data - z L^T is an equally correct
+#   set of replicas
 
 # %% tags=["check"]
 checks.mc_replicas(mc_replicas)
@@ -356,9 +368,14 @@ def closure_pulls(replicas: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 # %% tags=["wrong"]
 # WRONG: divides by the standard error of the mean, std / sqrt(N_rep), instead of the spread of the replicas
+# EXPECT: you divided by the standard error of the replica mean
 def closure_pulls(replicas, truth):
     return (replicas.mean(axis=0) - truth) / (replicas.std(axis=0, ddof=1) / np.sqrt(len(replicas)))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L1:71 Constant 1->0: ddof=0 instead of ddof=1 shrinks the spread by 1/(2 N_rep), 1% for 50 replicas,
+#   far below the 10% statistical uncertainty of a 50-replica standard deviation; both estimate the spread
 
 # %% tags=["check"]
 checks.closure_pulls(closure_pulls)
@@ -447,6 +464,7 @@ def effective_exponents(x: np.ndarray, xf: np.ndarray) -> tuple[np.ndarray, np.n
 
 # %% tags=["wrong"]
 # WRONG: uses ln(x f) instead of ln f, so alpha_eff comes out smaller by one
+# EXPECT: you used ln(x f) instead of ln f
 def effective_exponents(x, xf):
     return np.log(xf) / np.log(1 / x), np.log(xf) / np.log(1 - x)
 

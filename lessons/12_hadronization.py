@@ -90,12 +90,14 @@ def lund_f(z: np.ndarray, a: float, b: float, m_t: float) -> np.ndarray:
 
 # %% tags=["wrong"]
 # WRONG: the fragmentation density without its 1/z
+# EXPECT: is not proportional to (1/z) (1-z)^a exp(-b mT^2 / z)
 def lund_f(z, a, b, m_t):
     return (1 - z) ** a * np.exp(-b * m_t**2 / z)
 
 
 # %% tags=["wrong"]
 # WRONG: mT instead of mT^2 in the exponent
+# EXPECT: mT enters squared
 def lund_f(z, a, b, m_t):
     return (1 - z) ** a / z * np.exp(-b * m_t / z)
 
@@ -140,12 +142,14 @@ def rejection_sample(f, f_max: float, n: int, rng: np.random.Generator) -> np.nd
 
 # %% tags=["wrong"]
 # WRONG: returns the proposals without rejecting any
+# EXPECT: the samples look uniform
 def rejection_sample(f, f_max, n, rng):
     return rng.uniform(0.0, 1.0, n)
 
 
 # %% tags=["wrong"]
 # WRONG: compares u with f(z) instead of u * f_max
+# EXPECT: comparing u with f(z) alone is only right when f_max = 1
 def rejection_sample(f, f_max, n, rng):
     out = []
     while sum(len(o) for o in out) < n:
@@ -156,10 +160,24 @@ def rejection_sample(f, f_max, n, rng):
 
 # %% tags=["wrong"]
 # WRONG: a single round of proposals, so fewer than n samples come back
+# EXPECT: keep proposing until n points are accepted
 def rejection_sample(f, f_max, n, rng):
     z, u = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
     return z[u * f_max < f(z)]
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L4:34 *: the number of proposals per round is a free choice as long as it is positive; the check's n = 1
+#   and 3 kill the choices that go negative or stop early
+# EQUIVALENT L4:39 *: the number of proposals per round is a free choice (see above)
+# EQUIVALENT L4:53 *: the number of proposals per round is a free choice (see above)
+# EQUIVALENT L2:13 Constant 0->-1: starting the count at -1 draws one round more than needed; the first n are kept
+# EQUIVALENT L3:10 Lt->LtE: one round more than needed; the first n are kept
+# EQUIVALENT L5:29 Constant 1.0->2.0: u uniform in (0, 2) accepts with probability f / (2 f_max), still exact,
+#   at half the efficiency
+# EQUIVALENT L6:18 Lt->LtE: u * f_max = f(z) has probability zero
+# EQUIVALENT L6:39 Gt->GtE: z = 0 has probability 2^-53 per proposal, and f(0) = 0 rejects it anyway
+# EQUIVALENT L6:43 Constant 0->-1: the guard z > 0 only removes z = 0, which f(0) = 0 rejects anyway
 
 # %% tags=["check"]
 checks.rejection_sample(rejection_sample)
@@ -530,15 +548,20 @@ def rank_surrogates(aucs: dict[str, float]) -> list[str]:
 
 # %% tags=["wrong"]
 # WRONG: reads the AUC as "higher is better", as for a tagger
+# EXPECT: the surrogate is worse; AUC = 0.5 is perfect
 def rank_surrogates(aucs):
     return sorted(aucs, key=aucs.get, reverse=True)
 
 
 # %% tags=["wrong"]
 # WRONG: "lower is better" ranks a classifier that separates with flipped labels (AUC << 0.5) as best
+# EXPECT: an AUC far below 0.5 is also a separation
 def rank_surrogates(aucs):
     return sorted(aucs, key=aucs.get)
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L1:45 swap operands of Sub: |a - 0.5| = |0.5 - a|
 
 # %% tags=["check"]
 checks.rank_surrogates(rank_surrogates)

@@ -116,18 +116,21 @@ def classifier_weights(s: np.ndarray, n_sim: int, n_data: int) -> np.ndarray:
 
 # %% tags=["wrong"]
 # WRONG: inverted odds (1 - s) / s: the weights that would turn data into simulation
+# EXPECT: your weights are inverted
 def classifier_weights(s, n_sim, n_data):
     return (1 - s) / s * n_sim / n_data
 
 
 # %% tags=["wrong"]
 # WRONG: forgets the prior factor for unbalanced classes
+# EXPECT: multiply by the prior ratio n_sim / n_data
 def classifier_weights(s, n_sim, n_data):
     return s / (1 - s)
 
 
 # %% tags=["wrong"]
 # WRONG: the prior factor upside down
+# EXPECT: the prior ratio is upside down
 def classifier_weights(s, n_sim, n_data):
     return s / (1 - s) * n_data / n_sim
 
@@ -285,18 +288,21 @@ def effective_sample_size(w: np.ndarray) -> float:
 
 # %% tags=["wrong"]
 # WRONG: the inverse, sum w^2 / (sum w)^2
+# EXPECT: the inverse of the effective sample size
 def effective_sample_size(w):
     return float(np.sum(w**2) / np.sum(w) ** 2)
 
 
 # %% tags=["wrong"]
 # WRONG: takes |w|, so negative weights look free
+# EXPECT: you used |w| in the sum
 def effective_sample_size(w):
     return float(np.abs(w).sum() ** 2 / np.sum(w**2))
 
 
 # %% tags=["wrong"]
 # WRONG: drops the negative weights
+# EXPECT: you dropped the negative weights
 def effective_sample_size(w):
     w = w[w > 0]
     return float(w.sum() ** 2 / np.sum(w**2))
@@ -357,16 +363,21 @@ def clip_weights(w: np.ndarray, max_weight: float) -> np.ndarray:
 
 # %% tags=["wrong"]
 # WRONG: caps but does not restore the normalisation
+# EXPECT: rescale them so that the total (the normalisation) is kept
 def clip_weights(w, max_weight):
     return np.minimum(w, max_weight)
 
 
 # %% tags=["wrong"]
 # WRONG: throws away the events above the cap
+# EXPECT: you dropped the events above the cap
 def clip_weights(w, max_weight):
     kept = w[w <= max_weight]
     return kept * w.sum() / kept.sum()
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L2:13 swap arguments 1,2: np.minimum is symmetric
 
 # %% tags=["check"]
 checks.clip_weights(clip_weights)

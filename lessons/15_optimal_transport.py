@@ -136,6 +136,7 @@ def quantile_map(x: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.nd
 
 # %% tags=["wrong"]
 # WRONG: the CDFs swapped, P^{-1}(Q(x))
+# EXPECT: the CDFs are swapped
 def quantile_map(x, source, target):
     u = np.searchsorted(np.sort(target), x) / len(target)
     return np.quantile(source, np.clip(u, 0, 1))
@@ -143,9 +144,15 @@ def quantile_map(x, source, target):
 
 # %% tags=["wrong"]
 # WRONG: matches only the mean and the width (a linear map), not every quantile
+# EXPECT: you matched the mean and the width (a linear map)
 def quantile_map(x, source, target):
     return target.mean() + (x - source.mean()) / source.std() * target.std()
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L3:31 swap arguments 1,2: np.clip(0.0, u, 1.0) is max(0, u) capped at 1, the same as np.clip(u, 0.0,
+#   1.0) for u in [0, 1]
+# EQUIVALENT L3:47 Constant 1.0->2.0: the empirical CDF never exceeds 1, so the upper clip is only a guard
 
 # %% tags=["check"]
 checks.quantile_map(quantile_map)
@@ -234,6 +241,7 @@ def wasserstein_1d_weighted(a: np.ndarray, w: np.ndarray, b: np.ndarray) -> floa
 
 # %% tags=["wrong"]
 # WRONG: ignores the weights (the unweighted distance)
+# EXPECT: that is the distance of the unweighted sample
 def wasserstein_1d_weighted(a, w, b):
     t = np.sort(np.concatenate([a, b]))
     f_a = np.searchsorted(np.sort(a), t[:-1], side="right") / len(a)
@@ -243,6 +251,7 @@ def wasserstein_1d_weighted(a, w, b):
 
 # %% tags=["wrong"]
 # WRONG: the weighted CDF is not divided by the total weight, so it does not end at 1
+# EXPECT: is F_a divided by the total weight
 def wasserstein_1d_weighted(a, w, b):
     order = np.argsort(a)
     cdf_a = np.concatenate([[0.0], np.cumsum(w[order])])
@@ -251,6 +260,9 @@ def wasserstein_1d_weighted(a, w, b):
     f_b = np.searchsorted(np.sort(b), t[:-1], side="right") / len(b)
     return float(np.sum(np.abs(f_a - f_b) * np.diff(t)))
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L7:31 swap operands of Sub: |F_a - F_b| = |F_b - F_a|
 
 # %% tags=["check"]
 checks.wasserstein_1d_weighted(wasserstein_1d_weighted)
@@ -361,6 +373,7 @@ def sinkhorn(a: np.ndarray, b: np.ndarray, M: np.ndarray, reg: float, n_iter: in
 
 # %% tags=["wrong"]
 # WRONG: the kernel with the wrong sign, exp(+M / reg) (scaled by max M against overflow), favours distant partners
+# EXPECT: use the kernel K = exp(-M / reg)
 def sinkhorn(a, b, M, reg, n_iter):
     K = np.exp(M / M.max() / reg)
     v = np.ones(len(b))
@@ -372,6 +385,7 @@ def sinkhorn(a, b, M, reg, n_iter):
 
 # %% tags=["wrong"]
 # WRONG: updates u only, so the columns never learn about b
+# EXPECT: update v = b / (K^T u) in every iteration
 def sinkhorn(a, b, M, reg, n_iter):
     K = np.exp(-M / reg)
     v = np.ones(len(b))
@@ -442,6 +456,7 @@ def barycentric_map(plan: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 # %% tags=["wrong"]
 # WRONG: forgets to divide by the mass of each row
+# EXPECT: divide each row by its sum
 def barycentric_map(plan, y):
     return plan @ y
 

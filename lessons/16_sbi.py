@@ -169,12 +169,14 @@ def joint_log_ratio(f0: np.ndarray, f1: np.ndarray, f2: np.ndarray, theta0: floa
 
 # %% tags=["wrong"]
 # WRONG: forgets the normalisation sigma(theta), which differs between theta0 and theta1
+# EXPECT: the normalisation does not cancel between theta0 and theta1
 def joint_log_ratio(f0, f1, f2, theta0, theta1):
     return np.log(f0 + theta0 * f1 + theta0**2 * f2) - np.log(f0 + theta1 * f1 + theta1**2 * f2)
 
 
 # %% tags=["wrong"]
 # WRONG: numerator and denominator swapped
+# EXPECT: you returned log r(theta1 / theta0)
 def joint_log_ratio(f0, f1, f2, theta0, theta1):
     def log_p(theta):
         return np.log(f0 + theta * f1 + theta**2 * f2) - np.log(1 + theta**2)
@@ -204,12 +206,14 @@ def joint_score(f0: np.ndarray, f1: np.ndarray, f2: np.ndarray, theta: float) ->
 
 # %% tags=["wrong"]
 # WRONG: leaves out the derivative of the normalisation sigma(theta) = 1 + theta^2
+# EXPECT: you left out the derivative of the normalisation
 def joint_score(f0, f1, f2, theta):
     return (f1 + 2 * theta * f2) / (f0 + theta * f1 + theta**2 * f2)
 
 
 # %% tags=["wrong"]
 # WRONG: the derivative of p instead of log p
+# EXPECT: that is the derivative of p, not of log p
 def joint_score(f0, f1, f2, theta):
     return f1 + 2 * theta * f2
 
@@ -358,12 +362,14 @@ def carl_ratio(s: np.ndarray, n_num: int, n_den: int) -> np.ndarray:
 
 # %% tags=["wrong"]
 # WRONG: the ratio is inverted (label 1 is the numerator)
+# EXPECT: the ratio is inverted
 def carl_ratio(s, n_num, n_den):
     return (1 - s) / s * (n_num / n_den)
 
 
 # %% tags=["wrong"]
 # WRONG: forgets that unbalanced classes shift the odds
+# EXPECT: multiply by n_den / n_num
 def carl_ratio(s, n_num, n_den):
     return s / (1 - s)
 
@@ -433,6 +439,7 @@ def rascal_loss(
 
 # %% tags=["wrong"]
 # WRONG: the ROLR loss alone, without the score term
+# EXPECT: this is the ROLR loss alone
 def rascal_loss(log_r_hat, t_hat, y, log_r, t, alpha):
     r_hat, r = torch.exp(log_r_hat), torch.exp(log_r)
     return (y * (1 / r_hat - 1 / r) ** 2 + (1 - y) * (r_hat - r) ** 2).mean()
@@ -440,6 +447,7 @@ def rascal_loss(log_r_hat, t_hat, y, log_r, t, alpha):
 
 # %% tags=["wrong"]
 # WRONG: the two ratio terms are swapped between the classes
+# EXPECT: the two ratio terms are swapped
 def rascal_loss(log_r_hat, t_hat, y, log_r, t, alpha):
     r_hat, r = torch.exp(log_r_hat), torch.exp(log_r)
     return ((1 - y) * (1 / r_hat - 1 / r) ** 2 + y * (r_hat - r) ** 2 + alpha * y * (t_hat - t) ** 2).mean()
@@ -447,10 +455,16 @@ def rascal_loss(log_r_hat, t_hat, y, log_r, t, alpha):
 
 # %% tags=["wrong"]
 # WRONG: the score term on every event, also where the joint score is not an unbiased label
+# EXPECT: the score term should use only events drawn at theta (y = 1)
 def rascal_loss(log_r_hat, t_hat, y, log_r, t, alpha):
     r_hat, r = torch.exp(log_r_hat), torch.exp(log_r)
     return (y * (1 / r_hat - 1 / r) ** 2 + (1 - y) * (r_hat - r) ** 2 + alpha * (t_hat - t) ** 2).mean()
 
+
+# %% tags=["mutants"]
+# EQUIVALENT L2:22 swap operands of Sub: (1/r_hat - 1/r)^2 = (1/r - 1/r_hat)^2
+# EQUIVALENT L2:59 swap operands of Sub: (r_hat - r)^2 = (r - r_hat)^2
+# EQUIVALENT L3:22 swap operands of Sub: (t_hat - t)^2 = (t - t_hat)^2
 
 # %% tags=["check"]
 checks.rascal_loss(rascal_loss)

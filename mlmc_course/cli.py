@@ -126,6 +126,8 @@ def cmd_slides(args) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
+    from mlmc_course.cluster import add_scheduler_argument
+
     parser = argparse.ArgumentParser(
         prog="mlmc-course", description="Machine learning for Monte Carlo event generators: the course's tools."
     )
@@ -159,7 +161,10 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("dataset", choices=["top"], help="top: top-tagging jets from Pythia 8 + fastjet")
     g.add_argument("--n", type=int, required=True, help="number of jets per class")
     g.add_argument("--seed", type=int, default=1, help="random seed")
-    g.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    g.add_argument(
+        "--workers", type=int, default=None, help="workers of the local Dask cluster (default: one per core)"
+    )
+    add_scheduler_argument(g)
     g.add_argument("--out", default=None, help="output file (default: in the cache folder)")
     g = dsub.add_parser(
         "prepare",

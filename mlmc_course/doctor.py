@@ -24,6 +24,8 @@ PACKAGES = (
     "tf-keras",
     "pythia8mc",
     "fastjet",
+    "dask",
+    "distributed",
     "matplotlib",
     "jupyterlab",
     "otter-grader",

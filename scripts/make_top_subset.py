@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mlmc_course.cluster import add_scheduler_argument
 from mlmc_course.data import jets
 from mlmc_course.data.landscape import read_jets, read_provenance, write_jets
-from mlmc_course.data.store import cache_dir, data_dir, write_manifest_entry
+from mlmc_course.data.store import cache_dir, data_dir, read_verified, write_manifest_entry, write_verified
 
 PER_JET = ("labels", "jet_pt", "jet_eta", "jet_phi", "jet_mass", "truth_p4", "n_constituents", "gen_index")
 PER_CONSTITUENT = ("ptfrac", "deta", "dphi")
@@ -58,17 +59,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, required=True, help="jets per class")
     parser.add_argument("--seed", type=int, required=True, help="generator and split seed")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None, help="local Dask workers (default: one per core)")
+    add_scheduler_argument(parser)
     args = parser.parse_args(argv)
     command = "python scripts/make_top_subset.py " + shlex.join(sys.argv[1:] if argv is None else argv)
 
     raw_path = cache_dir() / "top" / f"top_n{args.n}_seed{args.seed}.npz"
     prov = jets.provenance(args.n, args.seed)
     same = ("generator", "n_per_class", "seed", "chunk", "recipe")
-    if not (raw_path.exists() and all(read_provenance(raw_path)[k] == json.loads(prov)[k] for k in same)):
-        write_jets(raw_path, jets.generate(args.n, args.seed, workers=args.workers), prov)
-    with np.load(raw_path, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in PER_JET + PER_CONSTITUENT + ("n_events",)}
+    wanted = PER_JET + PER_CONSTITUENT + ("n_events",)
+
+    def read_raw(path: Path) -> dict[str, np.ndarray] | None:
+        if any(read_provenance(path)[k] != json.loads(prov)[k] for k in same):
+            return None
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in wanted}
+
+    arrays = read_verified(raw_path, read_raw, what="raw jet sample")
+    if arrays is None:  # the generator's own chunk cache makes a re-run resume
+        made = jets.generate(args.n, args.seed, workers=args.workers, scheduler=args.scheduler)
+        write_verified(raw_path, lambda f: write_jets(f, made, prov))
+        arrays = {k: made[k] for k in wanted}
     print(f"{len(arrays['labels'])} jets from {int(arrays['n_events'])} events in {raw_path}")
 
     features = read_jets(raw_path).features()

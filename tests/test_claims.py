@@ -89,3 +89,14 @@ def test_a_falsified_claim_fails_nbval(tmp_path):
     failed = _nbval(bad)
     assert failed.returncode != 0
     assert "ClaimFailed" in failed.stdout and "the sum is about three times the mean" in failed.stdout
+
+
+def test_every_solution_notebook_checks_its_claims():
+    """Issue 16: every lesson backs its quantitative statements with claim cells that nbval runs in ci mode."""
+    from tests.conftest import ROOT
+
+    for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        claims = [c for c in cells if "claim" in c.get("metadata", {}).get("tags", [])]
+        assert claims, f"{path.name} has no claim cell: back the numbers of its text with claim(...)"
+        assert all("claim(" in "".join(c["source"]) for c in claims), f"{path.name}: a claim cell that claims nothing"

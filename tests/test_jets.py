@@ -22,7 +22,7 @@ def shipped_provenance() -> dict:
 @pytest.fixture(scope="module")
 def fresh(shipped_provenance) -> dict[str, np.ndarray]:
     recipe = J.JetRecipe(**shipped_provenance["recipe"])
-    return J.generate(N_FRESH, shipped_provenance["seed"], workers=1, recipe=recipe, progress=False)
+    return J.generate(N_FRESH, shipped_provenance["seed"], workers=1, recipe=recipe, progress=False, cache=False)
 
 
 def _jets_by_key(arrays: dict[str, np.ndarray]) -> dict[tuple[int, int], dict[str, np.ndarray]]:
@@ -54,7 +54,8 @@ def test_generator_reproduces_the_first_shipped_jets(fresh, shipped_provenance):
             np.testing.assert_array_equal(values, shipped[key][name], err_msg=f"{name} of jet {key}")
 
 
-def test_same_seed_same_jets_whatever_the_processes(fresh, shipped_provenance, tmp_path):
+def test_same_seed_same_jets_whatever_the_workers(fresh, shipped_provenance, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLMC_COURSE_CACHE", str(tmp_path / "cache"))
     args = argparse.Namespace(
         dataset="top", n=1, seed=shipped_provenance["seed"], workers=2, out=str(tmp_path / "one.npz")
     )

@@ -72,6 +72,14 @@ def rejection_sample(answer, seed: int = 0) -> None:
             np.array_equal(again, got),
             f"{what}: two calls with identically seeded generators differ; draw every random number from rng",
         )
+    f, f_max = cases[0][1], cases[0][2]
+    for n_small in (1, 3):
+        what = f"rejection_sample(f, f_max, {n_small}, rng)"
+        small = call(answer, f, f_max, n_small, np.random.default_rng(check_seed(seed)), what=what)
+        small = as_numpy(
+            np.asarray(small.detach() if hasattr(small, "detach") else small, dtype=float), what, (n_small,)
+        )
+        require(np.all((small > 0) & (small < 1)), f"{what}: samples must lie in (0, 1)")
 
 
 def rank_surrogates(answer, seed: int = 0) -> None:

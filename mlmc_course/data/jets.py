@@ -29,15 +29,23 @@ The recipe (arXiv:1902.09914, section 2) and how this generator follows it:
 6. Far fewer jets: the shipped subset is tens of thousands of jets, the public set two million.
 
 Generation is reproducible: the jets are made in chunks of :data:`CHUNK` jets, each chunk with its own Pythia seed
-derived from (seed, class, chunk number), so the same seed gives the same jets whatever the number of processes,
+derived from (seed, class, chunk number), so the same seed gives the same jets whatever the number of workers,
 and asking for fewer jets gives the first jets of a larger run.
+
+The chunks run as ``dask.distributed`` tasks (:mod:`mlmc_course.cluster`): on a local cluster with one worker per
+core by default, or on an existing cluster (``scheduler=`` / ``--scheduler ADDRESS`` / ``$MLMC_COURSE_SCHEDULER``,
+e.g. a Slurm site's through dask-jobqueue). Each finished chunk is kept in the cache,
+``cache_dir()/chunks/top_<key>/`` (the key holds the seed, the recipe and the generator versions, not the number of
+jets), written atomically with its sha256: an interrupted run resumes where it stopped, and a larger sample with
+the same seed reuses the chunks of a smaller one. A chunk that fails its checksum or cannot be read is reported
+with a ``CorruptCacheWarning`` naming the file and generated again. Delete the folder to free the space.
+A worker makes 1000 jets (top and QCD mixed) in about 45 CPU-seconds (``benchmarks/results/generation.md``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import multiprocessing as mp
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,7 +56,7 @@ from mlmc_course.validation import positive_int
 
 SIGNAL, BACKGROUND = 1, 0
 CHUNK = 200
-"""Jets per generation task: fixed, so that results do not depend on the number of processes."""
+"""Jets per generation task: fixed, so that results do not depend on the number of workers."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +259,49 @@ def tasks_for(n_per_class: int, seed: int, recipe: JetRecipe | None = None) -> l
     return tasks
 
 
+def chunk_store(seed: int, recipe: JetRecipe | None = None):
+    """The cache folder of the finished chunks of the jets made with ``seed`` and ``recipe`` (any number of jets)."""
+    from mlmc_course.data.store import ChunkStore, cache_dir
+
+    info = json.loads(provenance(1, seed, recipe))
+    del info["n_per_class"]
+    key = hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()[:20]
+    return ChunkStore(cache_dir() / "chunks" / f"top_{key}")
+
+
+def generate_run(
+    n_per_class: int,
+    seed: int = 1,
+    *,
+    workers: int | None = None,
+    recipe: JetRecipe | None = None,
+    progress: bool = True,
+    scheduler: str | None = None,
+    cache: bool = True,
+):
+    """:func:`generate`, also returning the :class:`mlmc_course.cluster.ChunkRun` (timings, chunks reused)."""
+    from mlmc_course.cluster import run_chunks
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    tasks = tasks_for(n_per_class, seed, recipe)
+    run = run_chunks(
+        generate_chunk,
+        tasks,
+        names=[f"{'top' if t.label == SIGNAL else 'qcd'}{t.chunk:06d}_n{t.n}" for t in tasks],
+        store=chunk_store(seed, recipe) if cache else None,
+        scheduler=scheduler,
+        n_workers=workers,
+        progress=progress,
+        desc="top/QCD jets",
+        unit="jet",
+        size=lambda t: t.n,
+    )
+    pairs = list(zip(tasks, run.results, strict=True))
+    by_label = [[r for t, r in pairs if t.label == label] for label in (SIGNAL, BACKGROUND)]
+    return _concat(by_label[0] + by_label[1]), run
+
+
 def generate(
     n_per_class: int,
     seed: int = 1,
@@ -258,15 +309,20 @@ def generate(
     workers: int | None = None,
     recipe: JetRecipe | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
+    cache: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Generate ``n_per_class`` top jets and as many QCD jets.
+    """Generate ``n_per_class`` top jets and as many QCD jets, as Dask tasks (see the module docstring).
 
     Args:
         n_per_class: jets of each class.
         seed: master seed; the same seed gives the same jets.
-        workers: processes to use (default: all cores; 1 runs in this process).
+        workers: workers of the local Dask cluster (default: every core; 1 is one worker thread in this process).
         recipe: the jet selection (default: the landscape recipe).
-        progress: show a tqdm progress bar (counts jets).
+        progress: show a progress bar (chunks done, jets per second).
+        scheduler: address of an existing Dask scheduler (default: ``$MLMC_COURSE_SCHEDULER``, else the local
+            cluster); ``workers`` is then ignored. See :mod:`mlmc_course.cluster`.
+        cache: keep finished chunks in the cache and reuse them (resume, larger samples with the same seed).
 
     Returns:
         Flat arrays in the layout that :func:`write_jets` stores: per jet ``labels`` (1 top, 0 QCD), ``jet_pt``,
@@ -275,26 +331,10 @@ def generate(
         (pT / pT_jet), ``deta``, ``dphi`` (to the jet axis); ``n_events`` (events generated). Signal jets come
         first, then background, each in generation order.
     """
-    from tqdm.auto import tqdm
-
-    tasks = tasks_for(n_per_class, seed, recipe)
-    workers = positive_int(workers, "workers") if workers is not None else (os.cpu_count() or 1)
-    workers = min(workers, len(tasks))
-    results: list[dict[str, np.ndarray]] = []
-    with tqdm(total=2 * n_per_class, desc="top/QCD jets", unit="jet", disable=not progress) as bar:
-        if workers == 1:
-            for task in tasks:
-                results.append(generate_chunk(task))
-                bar.update(task.n)
-        else:
-            # fork: workers inherit the imported modules; spawn would re-run the caller's __main__
-            context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            with context.Pool(workers) as pool:
-                for task, res in zip(tasks, pool.imap(generate_chunk, tasks), strict=True):
-                    results.append(res)
-                    bar.update(task.n)
-    by_label = [[r for t, r in zip(tasks, results, strict=True) if t.label == label] for label in (SIGNAL, BACKGROUND)]
-    return _concat(by_label[0] + by_label[1])
+    arrays, _run = generate_run(
+        n_per_class, seed, workers=workers, recipe=recipe, progress=progress, scheduler=scheduler, cache=cache
+    )
+    return arrays
 
 
 def provenance(n_per_class: int, seed: int, recipe: JetRecipe | None = None) -> str:
@@ -314,9 +354,13 @@ def provenance(n_per_class: int, seed: int, recipe: JetRecipe | None = None) -> 
 
 
 def generate_command(args) -> int:
-    """``mlmc-course data generate top --n N --seed S [--workers W] [--out FILE]``: write a jet file (.npz)."""
+    """``mlmc-course data generate top --n N --seed S [--workers W] [--scheduler ADDRESS] [--out FILE]``.
+
+    Writes a jet file (.npz, with a ``.sha256`` record beside it) and prints the generation time per 1000 jets of
+    one worker.
+    """
     from mlmc_course.data.landscape import write_jets
-    from mlmc_course.data.store import cache_dir, sha256_file
+    from mlmc_course.data.store import cache_dir, write_verified
 
     if args.dataset != "top":
         raise ValueError(f"unknown dataset {args.dataset!r}; only 'top' can be generated")
@@ -327,11 +371,13 @@ def generate_command(args) -> int:
     if out.suffix != ".npz":
         raise ValueError(f"--out must end in .npz (the course's jet format), got {out}")
     start = time.perf_counter()
-    arrays = generate(n, args.seed, workers=args.workers)
+    arrays, run = generate_run(n, args.seed, workers=args.workers, scheduler=getattr(args, "scheduler", None))
     wall = time.perf_counter() - start
-    write_jets(out, arrays, provenance(n, args.seed))
+    digest = write_verified(out, lambda f: write_jets(f, arrays, provenance(n, args.seed)))
+    cost = f"{run.per_1000():.1f} s per 1000 jets per worker" if run.computed else "no chunk computed"
     print(
         f"wrote {2 * n} jets ({n} top, {n} QCD) from {int(arrays['n_events'])} events in {wall:.0f} s to {out}\n"
-        f"sha256 {sha256_file(out)}; read it with mlmc_course.data.landscape.read_jets('{out}')"
+        f"chunks: {run.computed} computed ({run.units} jets, {cost}), {run.on_disk} found in the cache\n"
+        f"sha256 {digest}; read it with mlmc_course.data.landscape.read_jets('{out}')"
     )
     return 0

@@ -145,17 +145,19 @@ class TopJets:
 # The course's compact format (.npz written with fixed timestamps, so the same jets give the same bytes)
 
 
-def write_jets(path: str | Path, arrays: dict[str, np.ndarray], provenance: str) -> Path:
+def write_jets(path, arrays: dict[str, np.ndarray], provenance: str):
     """Write jets in the compact format; the bytes depend only on the data (no timestamps).
 
     Args:
-        path: the output file (``.npz``); folders are created, an existing file is replaced atomically.
+        path: the output file (``.npz``); folders are created, an existing file is replaced atomically. A binary
+            file object open for writing is written to as it is (as :func:`mlmc_course.data.store.write_verified`
+            passes one).
         arrays: per jet ``labels``, ``jet_pt``, ``jet_eta``, ``jet_phi``, ``n_constituents``, optionally
             ``jet_mass``, ``truth_p4`` and ``gen_index``; per constituent (concatenated) ``ptfrac``, ``deta``,
             ``dphi`` (see :func:`mlmc_course.data.jets.generate`).
         provenance: a JSON string saying how the jets were made.
     """
-    path = Path(path)
+    path = path if hasattr(path, "write") else Path(path)
     missing = [k for k in _FORMAT_KEYS if k not in arrays]
     if missing:
         raise ValueError(f"cannot write jets: missing arrays {missing}")
@@ -163,11 +165,20 @@ def write_jets(path: str | Path, arrays: dict[str, np.ndarray], provenance: str)
     for key in ("ptfrac", "deta", "dphi"):
         if len(arrays[key]) != n_const:
             raise ValueError(f"{key} has {len(arrays[key])} entries but n_constituents sums to {n_const}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     items = dict(sorted(arrays.items()))
     items["provenance"] = np.array(provenance)
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    if hasattr(path, "write"):
+        _write_zip(path, items)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    _write_zip(tmp, items)
+    tmp.replace(path)
+    return path
+
+
+def _write_zip(target, items: dict[str, np.ndarray]) -> None:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for key, value in items.items():
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.array(value, order="C"), allow_pickle=False)
@@ -175,8 +186,6 @@ def write_jets(path: str | Path, arrays: dict[str, np.ndarray], provenance: str)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, buf.getvalue(), compresslevel=9)
-    tmp.replace(path)
-    return path
 
 
 def _padded(flat: np.ndarray, counts: np.ndarray, n_max: int) -> np.ndarray:
@@ -201,40 +210,68 @@ def read_jets(path: str | Path, n: int | None = None, n_max: int | None = None) 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; make jets with `mlmc-course data generate top --n N`")
-    with np.load(path, allow_pickle=False) as f:
+    with _open_npz(path) as f:
         missing = [k for k in _FORMAT_KEYS if f"{k}.npy" not in f.zip.namelist()]
         if missing:
             raise ValueError(f"{path} is not a course jet file: it lacks {missing}")
         counts_all = f["n_constituents"].astype(np.int64)
         n_jets = len(counts_all) if n is None else min(int(n), len(counts_all))
-        counts = counts_all[:n_jets]
-        n_flat = int(counts.sum())
-        width = int(counts.max(initial=0)) if n_max is None else int(n_max)
-        jet = {k: f[k][:n_jets].astype(np.float64) for k in ("jet_pt", "jet_eta", "jet_phi")}
-        ptfrac = f["ptfrac"][:n_flat].astype(np.float32)
-        deta = f["deta"][:n_flat].astype(np.float32)
-        dphi = f["dphi"][:n_flat].astype(np.float32)
-        labels = f["labels"][:n_jets].astype(np.int64)
-        truth = f["truth_p4"][:n_jets].astype(np.float32) if "truth_p4.npy" in f.zip.namelist() else None
-    if truth is None:
-        truth = np.zeros((n_jets, 4), dtype=np.float32)
+        n_flat = int(counts_all[:n_jets].sum())
+        arrays = {k: f[k][:n_jets] for k in ("n_constituents", "jet_pt", "jet_eta", "jet_phi", "labels")}
+        arrays.update({k: f[k][:n_flat] for k in ("ptfrac", "deta", "dphi")})
+        if "truth_p4.npy" in f.zip.namelist():
+            arrays["truth_p4"] = f["truth_p4"][:n_jets]
+    return jets_from_arrays(arrays, n_max=n_max, source=str(path))
+
+
+def jets_from_arrays(arrays: dict[str, np.ndarray], n_max: int | None = None, source: str = "arrays") -> TopJets:
+    """:class:`TopJets` from flat arrays in the compact layout (as :func:`mlmc_course.data.jets.generate` returns).
+
+    Args:
+        arrays: per jet ``labels``, ``jet_pt``, ``jet_eta``, ``jet_phi``, ``n_constituents``, optionally
+            ``truth_p4``; per constituent (concatenated) ``ptfrac``, ``deta``, ``dphi``.
+        n_max: keep at most this many constituents per jet (``None``: the largest count).
+        source: a label kept in :attr:`TopJets.source`.
+    """
+    missing = [k for k in _FORMAT_KEYS if k not in arrays]
+    if missing:
+        raise ValueError(f"jets_from_arrays: missing arrays {missing}")
+    counts = np.asarray(arrays["n_constituents"]).astype(np.int64)
+    n_jets, n_flat = len(counts), int(counts.sum())
+    width = int(counts.max(initial=0)) if n_max is None else int(n_max)
+    jet = {k: np.asarray(arrays[k]).astype(np.float64) for k in ("jet_pt", "jet_eta", "jet_phi")}
+    ptfrac, deta, dphi = (np.asarray(arrays[k])[:n_flat].astype(np.float32) for k in ("ptfrac", "deta", "dphi"))
+    labels = np.asarray(arrays["labels"]).astype(np.int64)
+    truth = arrays.get("truth_p4")
+    truth = np.zeros((n_jets, 4), dtype=np.float32) if truth is None else np.asarray(truth).astype(np.float32)
     rel_pt, rel_eta, rel_phi = (_padded(a, counts, width) for a in (ptfrac, deta, dphi))
     mask = _padded(np.ones(n_flat, dtype=np.float32), counts, width) > 0
     pt = (rel_pt * jet["jet_pt"][:, None]).astype(np.float32) * mask
     eta = ((rel_eta + jet["jet_eta"][:, None]) * mask).astype(np.float32)
     phi = (((rel_phi + jet["jet_phi"][:, None] + np.pi) % (2 * np.pi) - np.pi) * mask).astype(np.float32)
-    return TopJets(pt, eta, phi, mask, labels, truth, source=str(path))
+    return TopJets(pt, eta, phi, mask, labels, truth, source=source)
+
+
+def _open_npz(path: str | Path):
+    """``np.load`` of a course jet file, with an error that names the file when it is truncated or not a zip."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise OSError(
+            f"{path} cannot be read as a course jet file ({type(err).__name__}: {err}): it is truncated or corrupt; "
+            "delete it and make it again (`mlmc-course data generate top`, which resumes from its cached chunks)"
+        ) from err
 
 
 def read_provenance(path: str | Path) -> dict:
     """The JSON provenance stored in a course jet file (generator, seed, recipe)."""
-    with np.load(path, allow_pickle=False) as f:
+    with _open_npz(path) as f:
         return json.loads(str(f["provenance"]))
 
 
 def read_gen_index(path: str | Path) -> np.ndarray:
     """Each jet's position in its class's generation order (what the generator test compares with)."""
-    with np.load(path, allow_pickle=False) as f:
+    with _open_npz(path) as f:
         return f["gen_index"].astype(np.int64)
 
 

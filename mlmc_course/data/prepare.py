@@ -173,6 +173,14 @@ def regenerate(info: Mapping, *, n_workers: int | None = None, progress: bool = 
     return sample
 
 
+def _remove(path: Path) -> None:
+    """Delete a cached sample and its sha256 record (``<file>.sha256``, written by the generator's cache)."""
+    from mlmc_course.data.store import checksum_path
+
+    path.unlink(missing_ok=True)
+    checksum_path(path).unlink(missing_ok=True)
+
+
 def prepare(
     lessons: Iterable[str] | None = None,
     *,
@@ -218,7 +226,7 @@ def prepare(
                 why = f"is unreadable ({type(err).__name__})"
             if not found:
                 echo(f"{head}: the cached file {why}, regenerating")
-                path.unlink(missing_ok=True)
+                _remove(path)
         if found:
             echo(f"{head}: in the cache, sha256 ok")
             continue
@@ -231,7 +239,7 @@ def prepare(
         digest = content_sha256(sample)
         if digest != s.sha256:
             problems.append(f"{s.file}: sha256 {digest[:16]}... differs from the plan's {s.sha256[:16]}...")
-            path.unlink(missing_ok=True)  # never leave a sample the lessons would use unverified
+            _remove(path)  # never leave a sample the lessons would use unverified
             continue
         echo(f"{head}: made in {time.perf_counter() - start:.1f} s, sha256 ok")
     echo(f"data prepare: done in {time.perf_counter() - start_all:.1f} s, {len(problems)} problem(s)")

@@ -23,17 +23,24 @@ Two ways to make a sample:
   sample of a parameterised classifier.
 
 Reproducibility and cost: the work is split into chunks with Pythia seeds derived from (seed, parameter point,
-chunk), so a sample does not depend on the number of processes. Generation runs in ``n_workers`` processes
-(default: every core) at 1 to 2 ms per event per core including the Python read-out and the event shapes (about
-0.2 ms of it is Pythia itself). Samples are cached in ``cache_dir()/pythia`` under a key made of the settings,
-sizes, seed and Pythia version, so a notebook generates each sample once per machine.
+chunk), so a sample does not depend on the number of workers. The chunks run as ``dask.distributed`` tasks
+(:mod:`mlmc_course.cluster`): on a local cluster of ``n_workers`` worker processes (default: every core), or on an
+existing cluster with ``scheduler="tcp://host:8786"`` or ``$MLMC_COURSE_SCHEDULER`` (a Slurm or HTCondor site's,
+with dask-jobqueue). An event costs 1 to 2 ms per worker including the Python read-out and the event shapes
+(about 0.2 ms of it is Pythia itself).
+
+Cache: samples are cached in ``cache_dir()/pythia`` under a key made of the settings, sizes, seed and Pythia
+version, so a notebook generates each sample once per machine. While a sample is made, each finished chunk is
+written to ``cache_dir()/chunks/<key>/`` with its sha256, so an interrupted run resumes where it stopped; once the
+whole sample is written (with its own ``.sha256`` record) the chunks are deleted. A cached sample or chunk that
+fails its checksum or cannot be read is reported with a ``CorruptCacheWarning`` naming the file and regenerated
+(a sample cached before the records existed is checked by reading it whole, and gets its record then).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,7 +110,7 @@ log(pT / GeV) with respect to the thrust axis, the electric charge, and four par
 
 CHUNK = 1000
 """Events per generation task at a single parameter point; fixed so that samples do not depend on the number of
-processes."""
+workers."""
 FORMAT_VERSION = 1
 
 
@@ -385,27 +392,21 @@ class EventSample:
 
     def save(self, path: str | Path) -> Path:
         """Write the sample to an ``.npz`` file (atomically: a partial file never replaces a good one)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
+        self._write(Path(path), verified=False)
+        return Path(path)
+
+    def _write(self, path: Path, *, verified: bool) -> None:
+        from mlmc_course.data.store import _replace_atomically, write_verified
+
         arrays = {f"obs_{k}": v for k, v in self.observables.items()}
-        np.savez(
-            tmp,
-            p4=self.p4,
-            pid=self.pid,
-            charge=self.charge,
-            offsets=self.offsets,
-            params=self.params,
-            info=np.array(json.dumps(self.info, sort_keys=True)),
-            **arrays,
-        )
-        tmp.replace(path)
-        return path
+        arrays.update(p4=self.p4, pid=self.pid, charge=self.charge, offsets=self.offsets, params=self.params)
+        arrays["info"] = np.array(json.dumps(self.info, sort_keys=True))
+        (write_verified if verified else _replace_atomically)(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> EventSample:
         """Read a sample written by :meth:`save`."""
-        with np.load(path) as f:
+        with np.load(path, allow_pickle=False) as f:
             obs = {k[4:]: f[k] for k in f.files if k.startswith("obs_")}
             return cls(
                 p4=f["p4"],
@@ -469,10 +470,23 @@ def cache_path(info: Mapping) -> Path:
 
 
 def run_tasks(
-    tasks: Sequence[Task], info: dict, *, n_workers: int | None, cache: bool, progress: bool, desc: str
+    tasks: Sequence[Task],
+    info: dict,
+    *,
+    n_workers: int | None,
+    cache: bool,
+    progress: bool,
+    desc: str,
+    scheduler: str | None = None,
 ) -> EventSample:
-    """Run ``tasks`` (in processes when ``n_workers`` > 1), or load their result from the cache."""
-    from tqdm.auto import tqdm
+    """Run ``tasks`` as Dask tasks (:func:`mlmc_course.cluster.run_chunks`), or load their result from the cache.
+
+    With ``cache``, an intact cached sample is returned as it is; otherwise the chunks are computed (those already
+    on disk from an interrupted run are loaded instead), the sample is written to the cache with its sha256 and the
+    chunks are deleted.
+    """
+    from mlmc_course.cluster import run_chunks
+    from mlmc_course.data.store import ChunkStore, cache_dir, read_verified
 
     info = {**info, "format": FORMAT_VERSION, "pythia8mc": _pythia_version()}
     path = cache_path(info)
@@ -480,27 +494,29 @@ def run_tasks(
         from mlmc_course.data.prepare import note_request
 
         note_request(info, path, sum(t.n_events for t in tasks))
-    if cache and path.exists():
-        return EventSample.load(path)
-    n_workers = positive_int(n_workers, "n_workers") if n_workers is not None else (os.cpu_count() or 1)
-    n_workers = min(n_workers, len(tasks))
-    total = sum(t.n_events for t in tasks)
-    parts: list[dict[str, np.ndarray]] = []
-    with tqdm(total=total, desc=desc, unit="event", disable=not progress) as bar:
-        if n_workers == 1:
-            for task in tasks:
-                parts.append(generate_task(task))
-                bar.update(task.n_events)
-        else:
-            import multiprocessing as mp
-
-            with mp.get_context("spawn").Pool(n_workers) as pool:
-                for task, part in zip(tasks, pool.imap(generate_task, tasks), strict=True):
-                    parts.append(part)
-                    bar.update(task.n_events)
-    sample = _from_parts(parts, info)
+    store = None
     if cache:
-        sample.save(path)
+        sample = read_verified(path, EventSample.load, what="cached Pythia sample")
+        if sample is not None:
+            return sample
+        store = ChunkStore(cache_dir() / "chunks" / path.stem)
+    run = run_chunks(
+        generate_task,
+        tasks,
+        names=[f"chunk{t.index:06d}" for t in tasks],
+        store=store,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        progress=progress,
+        desc=desc,
+        unit="event",
+        size=lambda t: t.n_events,
+    )
+    sample = _from_parts(run.results, info)
+    if store is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sample._write(path, verified=True)
+        store.clear()
     return sample
 
 
@@ -512,6 +528,7 @@ def generate(
     n_workers: int | None = None,
     cache: bool = True,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> EventSample:
     """Generate e+e- -> Z -> hadrons events at one parameter point.
 
@@ -520,9 +537,11 @@ def generate(
             Monash values. ``None`` is Monash.
         n_events: number of events.
         seed: master seed (a non-negative integer); the same seed and settings give the same events.
-        n_workers: processes (default: every core; 1 runs here, without starting processes).
-        cache: read the sample from, and write it to, the cache folder.
-        progress: show a tqdm bar.
+        n_workers: workers of the local Dask cluster (default: every core; 1 is one worker thread in this process).
+        cache: read the sample from, and write it to, the cache folder (and resume from its finished chunks).
+        progress: show a progress bar (chunks done, events per second).
+        scheduler: address of an existing Dask scheduler (default: ``$MLMC_COURSE_SCHEDULER``, else the local
+            cluster); ``n_workers`` is then ignored. See :mod:`mlmc_course.cluster`.
 
     Returns:
         An :class:`EventSample`; ``sample.observables["n_charged"]`` holds the charged multiplicities.
@@ -538,7 +557,9 @@ def generate(
     ]
     info = {"kind": "point", "point": point, "n_events": n_events, "seed": int(seed), "chunk": CHUNK}
     label = ", ".join(f"{k.split(':')[1]}={v:.4g}" for k, v in point.items() if v != MONASH[k]) or "Monash"
-    return run_tasks(tasks, info, n_workers=n_workers, cache=cache, progress=progress, desc=f"Pythia ({label})")
+    return run_tasks(
+        tasks, info, n_workers=n_workers, cache=cache, progress=progress, desc=f"Pythia ({label})", scheduler=scheduler
+    )
 
 
 def generate_scan(
@@ -550,6 +571,7 @@ def generate_scan(
     n_workers: int | None = None,
     cache: bool = True,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> EventSample:
     """Generate events with parameters drawn uniformly from ``ranges``, a new point every ``events_per_point``.
 
@@ -558,7 +580,7 @@ def generate_scan(
         ranges: parameter (Pythia or short name) -> (low, high); parameters not named stay at Monash.
             ``None`` varies all three over :data:`RANGES`.
         events_per_point: events per parameter point (each point costs one Pythia initialisation, ~0.15 s).
-        seed, n_workers, cache, progress: as in :func:`generate`.
+        seed, n_workers, cache, progress, scheduler: as in :func:`generate`.
 
     Returns:
         An :class:`EventSample` whose ``params`` hold each event's parameter values.
@@ -593,7 +615,9 @@ def generate_scan(
         "events_per_point": events_per_point,
         "seed": int(seed),
     }
-    return run_tasks(tasks, info, n_workers=n_workers, cache=cache, progress=progress, desc="Pythia scan")
+    return run_tasks(
+        tasks, info, n_workers=n_workers, cache=cache, progress=progress, desc="Pythia scan", scheduler=scheduler
+    )
 
 
 __all__ = [
