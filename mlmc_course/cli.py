@@ -1,4 +1,4 @@
-"""The ``mlmc-course`` command line: doctor, build, run, data, grade, release, slides."""
+"""The ``mlmc-course`` command line: doctor, build, run, data, grade, release, hub-link, slides."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ def cmd_run(args) -> int:
 
 
 def cmd_data(args) -> int:
+    if args.data_command == "prepare":
+        from mlmc_course.data.prepare import prepare_command
+
+        return prepare_command(args)
     if args.data_command == "generate":
         from mlmc_course.data.jets import generate_command
 
@@ -89,6 +93,12 @@ def cmd_release(args) -> int:
     print("Exercises whose function the package also holds (a release cannot hide these):")
     print(twins_markdown(made.twins))
     return 0
+
+
+def cmd_hub_link(args) -> int:
+    from mlmc_course.hub import hub_link_command
+
+    return hub_link_command(args, _root_or_none(args))
 
 
 def cmd_slides(args) -> int:
@@ -156,6 +166,17 @@ def make_parser() -> argparse.ArgumentParser:
     )
     add_scheduler_argument(g)
     g.add_argument("--out", default=None, help="output file (default: in the cache folder)")
+    g = dsub.add_parser(
+        "prepare",
+        help="generate now, with sha256 checks, the samples lessons would generate on first run (Binder's postBuild)",
+    )
+    g.add_argument("lessons", nargs="*", help="lesson numbers, e.g. 12 14 or 12,14 (default: every planned sample)")
+    g.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    g.add_argument(
+        "--record",
+        action="store_true",
+        help="run the lessons (default 12 14) in lecture mode and rewrite the plan from the samples they request",
+    )
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("grade", help="score submissions in a sandbox (hidden tests included); a gradebook")
@@ -172,6 +193,14 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("dest", help="an empty folder outside the course folder")
     p.add_argument("--force", action="store_true", help="replace a non-empty folder")
     p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("hub-link", help="an nbgitpuller link that opens the course on a JupyterHub")
+    p.add_argument("hub", help="the hub's address, e.g. https://hub.example.org")
+    p.add_argument("--repo", help="the course's https clone URL (default: this checkout's origin remote)")
+    p.add_argument("--branch", default="main", help="branch to pull (default: main)")
+    p.add_argument("--path", default="notebooks/00_start.ipynb", help="file to open (default: the start lesson)")
+    p.add_argument("--app", choices=["lab", "notebook", "classic"], default="lab", help="interface (default: lab)")
+    p.set_defaults(func=cmd_hub_link)
 
     p = sub.add_parser("slides", help="build slides/NN_name.html (reveal.js) and slides/index.html from lessons/")
     p.add_argument("only", nargs="*", help="lesson numbers or names (default: all)")

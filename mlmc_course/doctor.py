@@ -89,6 +89,18 @@ def doctor(root: Path | None) -> int:
         with tempfile.NamedTemporaryFile(dir=cache):
             pass
         print(f"cache folder: {cache} (writable)")
+        from mlmc_course.data import prepare
+
+        plan = prepare.load_plan()
+        ready = sum(prepare.cache_file(s).exists() for s in plan)
+        print(
+            f"prepared samples: {ready} of {len(plan)} in the cache"
+            + (
+                ""
+                if ready == len(plan)
+                else " (lessons 12 and 14 generate the rest on first run, or run `mlmc-course data prepare`)"
+            )
+        )
     except OSError as err:
         problems.append(f"cache folder {cache} is not writable ({err}); set MLMC_COURSE_CACHE to a writable folder")
     print()
