@@ -24,12 +24,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from mlmc_course.training import History, fit, mlp, to_tensors
+from mlmc_course.training import History, mlp, to_tensors
+from mlmc_course.training import fit as fit_network
 from mlmc_course.validation import as_array, positive_int, same_length
+
+SAVE_FORMAT = 1
+"""Version of the file layout written by :meth:`DCTR.save`."""
 
 
 def _check_cloud(x, mask, name: str = "x") -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +94,8 @@ class ParameterisedPFN(torch.nn.Module):
         std = torch.ones(n_features) if feature_std is None else torch.as_tensor(feature_std, dtype=torch.float32)
         self.register_buffer("feature_mean", mean)
         self.register_buffer("feature_std", std.clamp_min(1e-6))
-        self.n_scale = float(n_scale)
+        self.register_buffer("n_scale", torch.tensor(float(n_scale)))
+        self.architecture = {"n_features": int(n_features), "phi": list(phi), "latent": int(latent), "head": list(head)}
         self.phi = torch.nn.Sequential(mlp(n_features, latent, phi), torch.nn.ReLU())
         self.head = mlp(latent + len(low), 1, head)
 
@@ -172,6 +178,62 @@ class DCTR:
     def weights(self, x, mask, theta) -> np.ndarray:
         """w(x, theta) = f / (1 - f) ~ p(x | theta) / p(x | theta_0): weights that morph nominal events to theta."""
         return np.exp(self.log_weights(x, mask, theta))
+
+    def save(self, path: str | Path) -> Path:
+        """Write everything the classifier needs (weights, feature scales, parameter ranges, architecture, names,
+        nominal values, history, package version) to one file; :meth:`load` reads it back."""
+        from mlmc_course import __version__
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        payload = {
+            "format": SAVE_FORMAT,
+            "package_version": __version__,
+            "architecture": dict(self.model.architecture),
+            "names": list(self.names),
+            "nominal": [float(v) for v in self.nominal],
+            "history": {
+                "train": [float(v) for v in self.history.train],
+                "val": [float(v) for v in self.history.val],
+                "best_epoch": int(self.history.best_epoch),
+            },
+            "state_dict": state,
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device=None) -> DCTR:
+        """Read a classifier written by :meth:`save` (on the CPU unless ``device`` is given)."""
+        import warnings
+
+        from mlmc_course import __version__
+
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+        if not isinstance(payload, dict) or payload.get("format") != SAVE_FORMAT:
+            raise ValueError(f"{path} is not a DCTR model file of format {SAVE_FORMAT} (written by DCTR.save)")
+        if payload["package_version"] != __version__:
+            warnings.warn(
+                f"{path} was written by mlmc_course {payload['package_version']}, this is {__version__}",
+                stacklevel=2,
+            )
+        arch, state = payload["architecture"], payload["state_dict"]
+        model = ParameterisedPFN(
+            arch["n_features"],
+            state["param_low"],
+            state["param_high"],
+            phi=arch["phi"],
+            latent=arch["latent"],
+            head=arch["head"],
+        )
+        model.load_state_dict(state)
+        model.to(torch.device("cpu") if device is None else torch.device(device)).eval()
+        hist = payload["history"]
+        history = History(train=list(hist["train"]), val=list(hist["val"]), best_epoch=int(hist["best_epoch"]))
+        return cls(model=model, names=tuple(payload["names"]), nominal=np.array(payload["nominal"]), history=history)
 
 
 def train(
@@ -267,7 +329,7 @@ def train(
         xb, mb, tb, yb = batch
         return bce(net(xb, mb, tb), yb)
 
-    history = fit(
+    history = fit_network(
         model,
         loss_fn,
         split[0],
@@ -583,6 +645,49 @@ def fit_parameters(
     )
 
 
+def fit(
+    model: DCTR | Sequence[DCTR],
+    target,
+    nominal,
+    *,
+    free: Sequence[str] | None = None,
+    n_max: int = 64,
+    n_bootstrap: int = 20,
+    calibration: Calibration | None = None,
+    **kwargs,
+) -> FitResult:
+    """Fit the generator parameters to the user's target events: the public entry point.
+
+    Args:
+        model: a trained classifier or ensemble (:func:`train_ensemble`, :meth:`DCTR.load`).
+        target: the events to fit, an :class:`~mlmc_course.data.pythia.EventSample` (e.g. from
+            :func:`~mlmc_course.data.pythia.from_particles` or :func:`~mlmc_course.data.pythia.read_particles`)
+            or the path of a file :func:`~mlmc_course.data.pythia.read_particles` reads.
+        nominal: events at the nominal parameters, not used in training, in the same forms.
+        free: the parameters to fit (Pythia or short names; default all).
+        n_max: particle slots per event of the clouds.
+        n_bootstrap: bootstrap refits for the statistical error (0: the asymptotic formula).
+        calibration: a bias correction to apply (:class:`Calibration`), or ``None``.
+        **kwargs: passed to :func:`fit_parameters`.
+
+    Returns:
+        A :class:`FitResult`.
+    """
+    from mlmc_course.data import pythia
+
+    samples = []
+    for name, events in (("target", target), ("nominal", nominal)):
+        if isinstance(events, str | Path):
+            events = pythia.read_particles(events)
+        if not isinstance(events, pythia.EventSample):
+            raise TypeError(f"{name} must be an EventSample or a path to a file of events, got {type(events).__name__}")
+        samples.append(events.cloud(n_max))
+    names = None if free is None else [pythia.full_name(n) for n in free]
+    (xt, mt), (xn, mn) = samples
+    result = fit_parameters(model, xt, mt, xn, mn, free=names, n_bootstrap=n_bootstrap, **kwargs)
+    return result if calibration is None else calibration.apply(result)
+
+
 @dataclass
 class Calibration:
     """A linear calibration of fitted values against the truth, one line per parameter: fit = a + b * truth.
@@ -701,6 +806,10 @@ def parabola_minimum(values, nll) -> tuple[float, float]:
 
 __all__ = [
     "DCTR",
+    "SAVE_FORMAT",
+    "Calibration",
+    "fit",
+    "train_ensemble",
     "FitResult",
     "ParameterisedPFN",
     "assign_nominal_parameters",
