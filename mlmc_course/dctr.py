@@ -390,6 +390,7 @@ class FitResult:
     member_values: np.ndarray
     bootstrap_covariance: np.ndarray | None = None
     calibration_covariance: np.ndarray | None = None
+    at_limit: np.ndarray | None = None  # (p,) True where a member's fit ended on the edge of the training range
 
     @property
     def statistical_covariance(self) -> np.ndarray:
@@ -614,6 +615,18 @@ def fit_parameters(
             sandwich = _sandwich(objective, theta, index, hess)
         fits.append((best.cpu().numpy().astype(float), hess, sandwich, path, objective, base))
     member_values = np.array([f[0] for f in fits])
+    lim_lo, lim_hi = ref.low[index], ref.high[index]
+    span = lim_hi - lim_lo
+    at_limit = np.any((member_values <= lim_lo + 1e-4 * span) | (member_values >= lim_hi - 1e-4 * span), axis=0)
+    if np.any(at_limit):
+        import warnings
+
+        edge = [n for n, a in zip(names, at_limit, strict=True) if a]
+        warnings.warn(
+            f"the fit of {', '.join(edge)} ended on the edge of the training range: its value and errors are not "
+            "meaningful (train over a wider range, or train longer)",
+            stacklevel=2,
+        )
     n_t, n_n = len(tx), len(nx)
     p = len(names)
     training = np.cov(member_values.T, ddof=1).reshape(p, p) if len(members) > 1 else np.zeros((p, p))
@@ -642,6 +655,7 @@ def fit_parameters(
         path=fits[0][3],
         member_values=member_values,
         bootstrap_covariance=boot,
+        at_limit=at_limit,
     )
 
 

@@ -266,6 +266,11 @@ def test_calibration_removes_a_linear_bias_and_adds_its_error():
         cal.apply(dctr.FitResult(("b",), np.array([0.1]), z, z, z, 1, 1, z, z))
     with pytest.raises(ValueError, match="at least 3"):
         dctr.Calibration.measure(("a",), truths[:2], values[:2], np.full((2, 1), 0.002))
+    edge = dctr.DCTR(ExactRatio(), ("theta",), np.array([THETA0]))
+    xt, mt = clouds(np.full(500, 0.999), rng)
+    xn, mn = clouds(np.full(500, THETA0), rng)
+    with pytest.warns(UserWarning, match="edge of the training range"):
+        assert dctr.fit_parameters(edge, xt, mt, xn, mn, steps=100, lr=0.1).at_limit[0]
     flat = dctr.Calibration.measure(("a",), truths, -truths, np.full(truths.shape, 0.002))
     with pytest.raises(ValueError, match="slope"):
         flat.apply(raw)
