@@ -279,20 +279,21 @@ CLOSURE_SCALES: dict[str, dict] = {
         sizes=(1_000, 2_000),
     ),
     "ci": dict(
-        n_train=10_000,
+        n_train=5_000,
         events_per_point=250,
-        n_norm=6_000,
-        n_target=3_000,
+        n_norm=4_000,
+        n_target=2_000,
         n_points=25,
         k=5,
-        n_bootstrap=8,
-        epochs=12,
+        n_bootstrap=6,
+        epochs=6,
         patience=2,
-        batch_size=512,
+        batch_size=256,
         phi=(32,),
         latent=16,
         head=(32, 32),
-        sizes=(2_500, 5_000, 10_000),
+        sizes=(1_250, 2_500, 5_000),
+        steps=120,
     ),
 }
 """Closure scales: ``ci`` is the one that runs on the course's 2 shared cores (about half an hour)."""
@@ -358,7 +359,7 @@ def pull_table(names, truths, values, errors) -> list[str]:
     return rows
 
 
-def run_closure(scale: str, workers: int | None, out: str | None) -> None:
+def run_closure(scale: str, workers: int | None) -> None:
     """Train one ensemble, fit >= 20 blind pseudo-targets, report pulls before and after a leave-one-out
     calibration (each point corrected by a line measured on the other points only)."""
     from mlmc_course import dctr
@@ -383,10 +384,18 @@ def run_closure(scale: str, workers: int | None, out: str | None) -> None:
             cache=False,
         )
         xt, mt = target.cloud()
-        fit = dctr.fit_parameters(ensemble, xt, mt, xn, mn, n_bootstrap=cfg["n_bootstrap"], seed=i)
+        fit = dctr.fit_parameters(
+            ensemble, xt, mt, xn, mn, n_bootstrap=cfg["n_bootstrap"], seed=i, steps=cfg.get("steps", 300)
+        )
         fits.append(fit)
         print(f"point {i}: truth {np.round(point, 4)}; {fit}", flush=True)
-    wall = time.perf_counter() - t0
+        _closure_record(scale, cfg, points[: i + 1], fits, best, ran, t_train, time.perf_counter() - t0)
+
+
+def _closure_record(scale, cfg, points, fits, best, ran, t_train, wall) -> dict:
+    """The closure's json record (written after every point, so a cut run leaves its finished points)."""
+    from mlmc_course import dctr
+
     names = P.PARAMETERS
     values = np.array([f.values for f in fits])
     record = {
@@ -404,7 +413,10 @@ def run_closure(scale: str, workers: int | None, out: str | None) -> None:
         "epochs_run": ran,
         "train_seconds": t_train,
         "wall_seconds": wall,
+        "n_points_planned": cfg["n_points"],
     }
+    if len(fits) < 4:
+        return _write_record(scale, record)
     try:
         corrected = []
         for i in range(len(fits)):
@@ -418,14 +430,20 @@ def run_closure(scale: str, workers: int | None, out: str | None) -> None:
         record["calibration"] = full_cal.coefficients.tolist()
     except ValueError as err:
         print(f"no calibration: {err}")
-    from mlmc_course.data.store import cache_dir
+    return _write_record(scale, record)
 
-    path = cache_dir() / "dctr_benchmark" / f"closure_{scale}.json"
+
+def _write_record(scale: str, record: dict) -> dict:
+    path = closure_path(scale)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1))
-    print(closure_report(record))
-    if out:
-        Path(out).write_text(json.dumps(record) + "\n")
+    return record
+
+
+def closure_path(scale: str) -> Path:
+    from mlmc_course.data.store import cache_dir
+
+    return cache_dir() / "dctr_benchmark" / f"closure_{scale}.json"
 
 
 def closure_report(record: dict) -> str:
@@ -437,7 +455,8 @@ def closure_report(record: dict) -> str:
         f"Closure scale `{record['scale']}`: ensemble of {cfg['k']} classifiers (bootstrap replicas of "
         f"{cfg['n_train']:,} Monash + {cfg['n_train']:,} scan events, {cfg['events_per_point']} per point, "
         f"at most {cfg['epochs']} epochs, patience {cfg['patience']}; best epochs {record['best_epochs']} of "
-        f"{record['epochs_run']} run), {len(points)} pseudo-targets of {cfg['n_target']:,} events at random points "
+        f"{record['epochs_run']} run), {len(points)} of {record['n_points_planned']} planned pseudo-targets "
+        f"of {cfg['n_target']:,} events at random points "
         f"(each its own seed), normalisation {cfg['n_norm']:,} Monash events, all three parameters free, "
         f"{cfg['n_bootstrap']} bootstrap refits per fit. Wall time {record['wall_seconds'] / 60:.0f} min "
         f"(training {record['train_seconds'] / 60:.0f} min).",
@@ -447,6 +466,7 @@ def closure_report(record: dict) -> str:
         head,
         "|---|---|---|---|---|---|---|",
         *pull_table(names, points, np.array(record["values"]), np.array(record["total"])),
+        "",
     ]
     if "calibration" not in record:
         return "\n".join([*lines, "", "No calibration: a slope was not positive (the fits do not follow the truth)."])
@@ -513,9 +533,15 @@ def main() -> None:
     parser.add_argument("--closure", action="store_true", help="run the closure (coverage) test instead")
     parser.add_argument("--learning-curve", action="store_true", help="run the learning curve instead")
     parser.add_argument("--closure-scale", default="ci", choices=sorted(CLOSURE_SCALES))
+    parser.add_argument("--closure-report", action="store_true", help="print the table of the last closure record")
     args = parser.parse_args()
-    if args.closure:
-        run_closure(args.closure_scale, args.workers, args.out)
+    if args.closure or args.closure_report:
+        if args.closure:
+            run_closure(args.closure_scale, args.workers)
+        table = closure_report(json.loads(closure_path(args.closure_scale).read_text()))
+        print(table)
+        if args.out:
+            Path(args.out).write_text(table + "\n")
         return
     if args.learning_curve:
         run_learning_curve(args.closure_scale, args.workers)
