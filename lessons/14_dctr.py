@@ -33,7 +33,9 @@
 # **Prerequisites:** lessons 02 (the likelihood-ratio trick), 04 (particle-flow networks) and 13 (reweighting).
 # **Time:** about 90 minutes. **First run:** the Pythia samples are generated once per machine and cached (about
 # 240 000 events in lecture mode). On the course's reference machine (two cores, one of them busy with another job)
-# the first run of the whole notebook took 455 s, a run from the cache 39 s.
+# the first run of the whole notebook took 455 s, a run from the cache 39 s, before the ensemble of three
+# classifiers and the bootstrap were added (not yet re-measured: a cold run now trains three classifiers; a run
+# from the cache loads them and the samples).
 # **Sources:** the MCnet-school lecture "Machine Learning and MC generators" (DCTR: a classifier trained to
 # reweight between parameter values, and the fitted Pythia parameters). Papers: Andreassen and Nachman, *Neural
 # networks for full phase-space reweighting and parameter tuning*,

@@ -22,6 +22,11 @@ Two ways to make a sample:
   every ``events_per_point`` events; each event carries its own values in ``sample.params``. This is the training
   sample of a parameterised classifier.
 
+The user's own events (any generator, or data at particle level) enter through :func:`from_particles` (ragged
+px, py, pz, E, PDG id arrays, numpy or awkward) or :func:`read_particles` (an ``.npz`` written by
+:func:`write_particles`, or a HepMC3 file read with ``pyhepmc``); both give an :class:`EventSample` with the same
+observables and clouds as a generated one.
+
 Reproducibility and cost: the work is split into chunks with Pythia seeds derived from (seed, parameter point,
 chunk), so a sample does not depend on the number of processes. Generation runs in ``n_workers`` processes
 (default: every core) at 1 to 2 ms per event per core including the Python read-out and the event shapes (about
