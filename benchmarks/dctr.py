@@ -15,6 +15,10 @@ Stages (each reads what the previous ones left in the cache):
     report     the markdown table (stdout, and --out)
     all        the four in order (the default)
 
+Closure (coverage) test and learning curve (their own seeds, separate from the stages above):
+    python benchmarks/dctr.py --closure --closure-scale ci       # ~25 pseudo-targets, blind fits, pull table
+    python benchmarks/dctr.py --learning-curve --closure-scale ci   # bias and spread against training events
+
 Usage:
     python benchmarks/dctr.py all --scale tiny       # a smoke test of the script (a minute or two)
     python benchmarks/dctr.py all --scale small      # 2 CPU cores
@@ -257,14 +261,291 @@ def stage_report(cfg: dict, scale: str, valid_time: float | None) -> str:
     return "\n".join(lines)
 
 
+CLOSURE_SCALES: dict[str, dict] = {
+    "smoke": dict(
+        n_train=2_000,
+        events_per_point=200,
+        n_norm=1_000,
+        n_target=1_000,
+        n_points=4,
+        k=2,
+        n_bootstrap=4,
+        epochs=3,
+        patience=2,
+        batch_size=256,
+        phi=(16,),
+        latent=8,
+        head=(16,),
+        sizes=(1_000, 2_000),
+    ),
+    "ci": dict(
+        n_train=5_000,
+        events_per_point=250,
+        n_norm=4_000,
+        n_target=2_000,
+        n_points=25,
+        k=5,
+        n_bootstrap=6,
+        epochs=6,
+        patience=2,
+        batch_size=256,
+        phi=(32,),
+        latent=16,
+        head=(32, 32),
+        sizes=(1_250, 2_500, 5_000),
+        steps=120,
+    ),
+}
+"""Closure scales: ``ci`` is the one that runs on the course's 2 shared cores (about half an hour)."""
+INNER = 0.1  # pseudo-targets are drawn from the inner 80% of each training range
+
+
+def closure_seeds(i: int) -> dict[str, int]:
+    """Seeds of the closure test, disjoint from :func:`seeds` and from the lessons' (cfg.seed + small offsets)."""
+    return {"nominal": 11_001, "scan": 12_001, "norm": 14_001, "target": 20_000 + i, "points": 31}
+
+
+def closure_points(n: int) -> np.ndarray:
+    """``(n, 3)`` random parameter points inside the training ranges (uniform over their inner 80%)."""
+    rng = np.random.default_rng(closure_seeds(0)["points"])
+    lo = np.array([P.RANGES[k][0] for k in P.PARAMETERS])
+    hi = np.array([P.RANGES[k][1] for k in P.PARAMETERS])
+    return rng.uniform(lo + INNER * (hi - lo), hi - INNER * (hi - lo), size=(n, 3))
+
+
+def _train_ensemble(cfg: dict, n_train: int, workers: int | None, k: int):
+    from mlmc_course import dctr
+
+    s = closure_seeds(0)
+    nom = P.generate(None, n_train, seed=s["nominal"], n_workers=workers, progress=False)
+    scan = P.generate_scan(
+        n_train, events_per_point=cfg["events_per_point"], seed=s["scan"], n_workers=workers, progress=False
+    )
+    x0, m0 = nom.cloud()
+    x1, m1 = scan.cloud()
+    return dctr.train_ensemble(
+        x0,
+        m0,
+        x1,
+        m1,
+        scan.params,
+        k=k,
+        names=P.PARAMETERS,
+        nominal_theta=[P.MONASH[n] for n in P.PARAMETERS],
+        low=[P.RANGES[n][0] for n in P.PARAMETERS],
+        high=[P.RANGES[n][1] for n in P.PARAMETERS],
+        phi=cfg["phi"],
+        latent=cfg["latent"],
+        head=cfg["head"],
+        epochs=cfg["epochs"],
+        patience=cfg["patience"],
+        batch_size=cfg["batch_size"],
+        device="cpu",
+        progress=False,
+    )
+
+
+def pull_table(names, truths, values, errors) -> list[str]:
+    """Markdown rows: pull mean, width (std), 68% and 95% coverage per parameter."""
+    pulls = (values - truths) / errors
+    rows = []
+    for k, name in enumerate(names):
+        p = pulls[:, k]
+        rows.append(
+            f"| `{name}` | {len(p)} | {p.mean():+.2f} ± {p.std(ddof=1) / np.sqrt(len(p)):.2f} | {p.std(ddof=1):.2f} | "
+            f"{np.mean(np.abs(p) < 1):.0%} | {np.mean(np.abs(p) < 1.96):.0%} | "
+            f"{np.median(errors[:, k]):.4f} |"
+        )
+    return rows
+
+
+def run_closure(scale: str, workers: int | None) -> None:
+    """Train one ensemble, fit >= 20 blind pseudo-targets, report pulls before and after a leave-one-out
+    calibration (each point corrected by a line measured on the other points only)."""
+    from mlmc_course import dctr
+
+    cfg = CLOSURE_SCALES[scale]
+    t0 = time.perf_counter()
+    ensemble = _train_ensemble(cfg, cfg["n_train"], workers, cfg["k"])
+    t_train = time.perf_counter() - t0
+    best = [m.history.best_epoch for m in ensemble]
+    ran = [len(m.history.val) for m in ensemble]
+    print(f"ensemble of {cfg['k']} trained in {t_train:.0f} s; best epochs {best} of {ran} run", flush=True)
+    xn, mn = P.generate(None, cfg["n_norm"], seed=closure_seeds(0)["norm"], n_workers=workers, progress=False).cloud()
+    points = closure_points(cfg["n_points"])
+    fits = []
+    for i, point in enumerate(points):
+        target = P.generate(
+            dict(zip(P.PARAMETERS, point, strict=True)),
+            cfg["n_target"],
+            seed=closure_seeds(i)["target"],
+            n_workers=workers,
+            progress=False,
+            cache=False,
+        )
+        xt, mt = target.cloud()
+        fit = dctr.fit_parameters(
+            ensemble, xt, mt, xn, mn, n_bootstrap=cfg["n_bootstrap"], seed=i, steps=cfg.get("steps", 300)
+        )
+        fits.append(fit)
+        print(f"point {i}: truth {np.round(point, 4)}; {fit}", flush=True)
+        _closure_record(scale, cfg, points[: i + 1], fits, best, ran, t_train, time.perf_counter() - t0)
+
+
+def _closure_record(scale, cfg, points, fits, best, ran, t_train, wall) -> dict:
+    """The closure's json record (written after every point, so a cut run leaves its finished points)."""
+    from mlmc_course import dctr
+
+    names = P.PARAMETERS
+    values = np.array([f.values for f in fits])
+    record = {
+        "scale": scale,
+        "config": cfg,
+        "points": points.tolist(),
+        "values": values.tolist(),
+        "hessian": [f.hessian_errors.tolist() for f in fits],
+        "asymptotic": [f.asymptotic_errors.tolist() for f in fits],
+        "bootstrap": [f.bootstrap_errors.tolist() for f in fits],
+        "training": [f.training_errors.tolist() for f in fits],
+        "total": [f.errors.tolist() for f in fits],
+        "correlation": [f.correlation.tolist() for f in fits],
+        "best_epochs": best,
+        "epochs_run": ran,
+        "train_seconds": t_train,
+        "wall_seconds": wall,
+        "n_points_planned": cfg["n_points"],
+    }
+    if len(fits) < 4:
+        return _write_record(scale, record)
+    try:
+        corrected = []
+        for i in range(len(fits)):
+            rest = [j for j in range(len(fits)) if j != i]
+            errs = np.array([fits[j].errors for j in rest])
+            cal = dctr.Calibration.measure(names, points[rest], values[rest], errs)
+            corrected.append(cal.apply(fits[i]))
+        record["corrected_values"] = [f.values.tolist() for f in corrected]
+        record["corrected_total"] = [f.errors.tolist() for f in corrected]
+        full_cal = dctr.Calibration.measure(names, points, values, np.array(record["total"]))
+        record["calibration"] = full_cal.coefficients.tolist()
+    except ValueError as err:
+        print(f"no calibration: {err}")
+    return _write_record(scale, record)
+
+
+def _write_record(scale: str, record: dict) -> dict:
+    path = closure_path(scale)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def closure_path(scale: str) -> Path:
+    from mlmc_course.data.store import cache_dir
+
+    return cache_dir() / "dctr_benchmark" / f"closure_{scale}.json"
+
+
+def closure_report(record: dict) -> str:
+    names = P.PARAMETERS
+    points = np.array(record["points"])
+    cfg = record["config"]
+    head = "| parameter | points | mean pull | pull width | 68% coverage | 95% coverage | median total error |"
+    lines = [
+        f"Closure scale `{record['scale']}`: ensemble of {cfg['k']} classifiers (bootstrap replicas of "
+        f"{cfg['n_train']:,} Monash + {cfg['n_train']:,} scan events, {cfg['events_per_point']} per point, "
+        f"at most {cfg['epochs']} epochs, patience {cfg['patience']}; best epochs {record['best_epochs']} of "
+        f"{record['epochs_run']} run), {len(points)} of {record['n_points_planned']} planned pseudo-targets "
+        f"of {cfg['n_target']:,} events at random points "
+        f"(each its own seed), normalisation {cfg['n_norm']:,} Monash events, all three parameters free, "
+        f"{cfg['n_bootstrap']} bootstrap refits per fit. Wall time {record['wall_seconds'] / 60:.0f} min "
+        f"(training {record['train_seconds'] / 60:.0f} min).",
+        "",
+        "Uncalibrated (errors: bootstrap statistical + ensemble training):",
+        "",
+        head,
+        "|---|---|---|---|---|---|---|",
+        *pull_table(names, points, np.array(record["values"]), np.array(record["total"])),
+        "",
+    ]
+    if "calibration" not in record:
+        return "\n".join([*lines, "", "No calibration: a slope was not positive (the fits do not follow the truth)."])
+    lines += [
+        "After a leave-one-out linear calibration (each point corrected by a line fitted to the other points; the "
+        "line's uncertainty added):",
+        "",
+        head,
+        "|---|---|---|---|---|---|---|",
+        *pull_table(names, points, np.array(record["corrected_values"]), np.array(record["corrected_total"])),
+        "",
+        "Median errors by source (Hessian / asymptotic sandwich / bootstrap / training):",
+        "",
+    ]
+    for k, name in enumerate(names):
+        med = [np.median(np.array(record[s])[:, k]) for s in ("hessian", "asymptotic", "bootstrap", "training")]
+        lines.append(f"- `{name}`: " + " / ".join(f"{m:.4f}" for m in med))
+    cal = np.array(record["calibration"])
+    lines += [
+        "",
+        "Calibration lines (fit = a + b truth, all points): "
+        + "; ".join(f"{n.split(':')[1]}: a = {a:+.4f}, b = {b:.3f}" for n, (a, b) in zip(names, cal, strict=True)),
+    ]
+    return "\n".join(lines)
+
+
+def run_learning_curve(scale: str, workers: int | None) -> None:
+    """Bias and spread of blind fits against the number of training events (one classifier per size)."""
+    from mlmc_course import dctr
+
+    cfg = CLOSURE_SCALES[scale]
+    xn, mn = P.generate(None, cfg["n_norm"], seed=closure_seeds(0)["norm"], n_workers=workers, progress=False).cloud()
+    points = closure_points(6)
+    targets = [
+        P.generate(
+            dict(zip(P.PARAMETERS, p, strict=True)), cfg["n_target"], seed=50_000 + i, n_workers=workers, progress=False
+        ).cloud()
+        for i, p in enumerate(points)
+    ]
+    print("| training events per class | parameter | mean (fit - truth) | std (fit - truth) | best epoch |")
+    print("|---|---|---|---|---|")
+    for n in cfg["sizes"]:
+        start = time.perf_counter()
+        (model,) = _train_ensemble(cfg, n, workers, 1)
+        diffs = np.array(
+            [dctr.fit_parameters(model, xt, mt, xn, mn).values - p for (xt, mt), p in zip(targets, points, strict=True)]
+        )
+        for k, name in enumerate(P.PARAMETERS):
+            print(
+                f"| {n:,} | `{name}` | {diffs[:, k].mean():+.4f} | {diffs[:, k].std(ddof=1):.4f} | "
+                f"{model.history.best_epoch}/{len(model.history.val)} |",
+                flush=True,
+            )
+        print(f"<!-- {n}: {time.perf_counter() - start:.0f} s -->", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", nargs="?", default="all", choices=["generate", "fit", "validate", "report", "all"])
     parser.add_argument("--scale", default="small", choices=sorted(SCALES))
     parser.add_argument("--workers", type=int, default=None, help="Pythia processes (default: every core)")
     parser.add_argument("--repeats", type=int, default=None, help="override the scale's number of repeats")
-    parser.add_argument("--out", help="also write the markdown table to this file")
+    parser.add_argument("--out", help="also write the markdown table (closure: the json record) to this file")
+    parser.add_argument("--closure", action="store_true", help="run the closure (coverage) test instead")
+    parser.add_argument("--learning-curve", action="store_true", help="run the learning curve instead")
+    parser.add_argument("--closure-scale", default="ci", choices=sorted(CLOSURE_SCALES))
+    parser.add_argument("--closure-report", action="store_true", help="print the table of the last closure record")
     args = parser.parse_args()
+    if args.closure or args.closure_report:
+        if args.closure:
+            run_closure(args.closure_scale, args.workers)
+        table = closure_report(json.loads(closure_path(args.closure_scale).read_text()))
+        print(table)
+        if args.out:
+            Path(args.out).write_text(table + "\n")
+        return
+    if args.learning_curve:
+        run_learning_curve(args.closure_scale, args.workers)
+        return
     cfg = dict(SCALES[args.scale])
     if args.repeats is not None:
         cfg["repeats"] = args.repeats

@@ -131,10 +131,10 @@ def test_fit_and_scan_with_the_exact_ratio():
     xt, mt = clouds(np.full(4000, 0.75), rng)
     xn, mn = clouds(np.full(4000, THETA0), rng)
     result = dctr.fit_parameters(exact, xt, mt, xn, mn, steps=300, lr=0.05)
-    value, error = result.as_dict()["theta"]
+    value, error = result.values[0], result.hessian_errors[0]
     assert error == pytest.approx(1 / np.sqrt(8 * 4000), rel=0.1)
-    assert abs(value - 0.75) < 3 * error
-    assert result.path.shape == (300, 1)
+    assert abs(value - 0.75) < 3 * result.errors[0]
+    assert result.path.shape[1] == 1 and len(result.path) >= 300
     grid = np.linspace(value - 3 * error, value + 3 * error, 7)
     best, err = dctr.parabola_minimum(grid, dctr.scan(exact, xt, mt, xn, mn, "theta", grid))
     assert best == pytest.approx(value, abs=0.1 * error)
@@ -146,14 +146,146 @@ def test_fit_and_scan_with_the_exact_ratio():
         dctr.fit_parameters(exact, xt, mt, xn, mn, free=["alpha_s"])
 
 
+def test_statistical_errors_cover_the_truth_with_the_exact_ratio():
+    """The asymptotic (sandwich) error includes the finite nominal sample: larger than the Hessian error, equal to
+    the bootstrap's, and the pulls of 40 independent toys have unit width (a wrong formula fails this)."""
+    exact = dctr.DCTR(ExactRatio(), ("theta",), np.array([THETA0]))
+    rng = np.random.default_rng(11)
+    pulls, hess_pulls = [], []
+    for i in range(40):
+        xt, mt = clouds(np.full(1500, 0.75), rng)
+        xn, mn = clouds(np.full(1500, THETA0), rng)
+        r = dctr.fit_parameters(exact, xt, mt, xn, mn, steps=60, lr=0.05, n_bootstrap=40 if i < 3 else 0, seed=i)
+        if i < 3:
+            assert r.bootstrap_errors[0] == pytest.approx(r.asymptotic_errors[0], rel=0.3)
+            assert r.statistical_errors[0] == r.bootstrap_errors[0]
+        assert r.asymptotic_errors[0] > 1.2 * r.hessian_errors[0]
+        assert r.training_errors[0] == 0.0
+        pulls.append((r.values[0] - 0.75) / r.errors[0])
+        hess_pulls.append((r.values[0] - 0.75) / r.hessian_errors[0])
+    assert abs(np.mean(pulls)) < 0.45
+    assert 0.7 < np.std(pulls) < 1.35
+    assert np.std(hess_pulls) > 1.3  # the Hessian error alone is too small: this test can tell them apart
+
+
+def test_ensemble_spread_is_the_training_error(trained):
+    rng = np.random.default_rng(5)
+    xt, mt = clouds(np.full(2000, 0.7), rng)
+    xn, mn = clouds(np.full(2000, THETA0), rng)
+    other = dctr.DCTR.load(_roundtrip(trained), device="cpu")
+    twin = dctr.fit_parameters([trained, other], xt, mt, xn, mn, steps=100, lr=0.05)
+    assert twin.training_errors[0] == pytest.approx(0.0, abs=1e-6)  # identical members: no spread
+    shifted = dctr.DCTR(ExactRatio(), ("theta",), np.array([THETA0]))
+    r = dctr.fit_parameters([trained, shifted], xt, mt, xn, mn, steps=100, lr=0.05)
+    spread = abs(r.member_values[0, 0] - r.member_values[1, 0]) / np.sqrt(2)
+    assert r.training_errors[0] == pytest.approx(spread, rel=1e-6)
+    assert r.values[0] == pytest.approx(r.member_values[:, 0].mean())
+    assert r.errors[0] ** 2 == pytest.approx(r.statistical_errors[0] ** 2 + r.training_errors[0] ** 2)
+    with pytest.raises(TypeError, match="ensemble"):
+        dctr.fit_parameters([], xt, mt, xn, mn)
+    with pytest.raises(ValueError, match="n_bootstrap"):
+        dctr.fit_parameters(trained, xt, mt, xn, mn, n_bootstrap=1)
+
+
+_saved: dict = {}
+
+
+def _roundtrip(model):
+    import tempfile
+    from pathlib import Path
+
+    if "path" not in _saved:
+        _saved["path"] = model.save(Path(tempfile.mkdtemp()) / "dctr.pt")
+    return _saved["path"]
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    """Every buffer (feature scales, ranges, n_scale) and weight comes back; a fresh process gives the same fit."""
+    import subprocess
+    import sys
+
+    path = trained.save(tmp_path / "model.pt")
+    loaded = dctr.DCTR.load(path)
+    a, b = trained.model.state_dict(), loaded.model.state_dict()
+    assert set(a) == set(b) and "n_scale" in a
+    assert all(torch.equal(a[k].cpu(), b[k]) for k in a)
+    assert loaded.names == trained.names and np.array_equal(loaded.nominal, trained.nominal)
+    assert loaded.history.best_epoch == trained.history.best_epoch
+    rng = np.random.default_rng(6)
+    x, m = clouds(np.full(300, 0.6), rng)
+    assert np.array_equal(trained.log_weights(x, m, [0.3]), loaded.log_weights(x, m, [0.3]))
+    np.savez(tmp_path / "events.npz", x=x, m=m)
+    code = (
+        "import sys, numpy as np; from mlmc_course import dctr; f = np.load(sys.argv[2]); "
+        "model = dctr.DCTR.load(sys.argv[1]); "
+        "r = dctr.fit_parameters(model, f['x'][:150], f['m'][:150], f['x'][150:], f['m'][150:], steps=50); "
+        "print(repr(float(r.values[0])))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(tmp_path / "events.npz")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    here = dctr.fit_parameters(trained, x[:150], m[:150], x[150:], m[150:], steps=50)
+    assert float(out.stdout.strip()) == float(here.values[0])
+    torch.save({"format": 99}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="not a DCTR model file"):
+        dctr.DCTR.load(tmp_path / "bad.pt")
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch():
+    rng = np.random.default_rng(8)
+    x0, m0 = clouds(np.full(600, THETA0), rng)
+    theta1 = rng.uniform(LOW, HIGH, 600)
+    x1, m1 = clouds(theta1, rng)
+    kwargs = dict(names=("theta",), nominal_theta=[THETA0], low=[LOW], high=[HIGH], phi=(8,), latent=4, head=(8,))
+    model = dctr.train(x0, m0, x1, m1, theta1[:, None], epochs=200, patience=2, lr=3e-2, progress=False, **kwargs)
+    ran = len(model.history.val)
+    assert ran < 200
+    assert model.history.best_epoch == ran - 2
+    assert min(model.history.val) == model.history.val[model.history.best_epoch - 1]
+    ens = dctr.train_ensemble(x0, m0, x1, m1, theta1[:, None], k=2, epochs=2, progress=False, **kwargs)
+    w = [e.model.state_dict()["head.0.weight"] for e in ens]
+    assert not torch.equal(w[0], w[1])
+
+
+def test_calibration_removes_a_linear_bias_and_adds_its_error():
+    rng = np.random.default_rng(9)
+    truths = rng.uniform(0.1, 0.2, (30, 1))
+    values = 0.01 + 0.9 * truths + rng.normal(0, 0.002, truths.shape)
+    cal = dctr.Calibration.measure(("a",), truths, values, np.full(truths.shape, 0.002))
+    assert cal.coefficients[0] == pytest.approx([0.01, 0.9], abs=0.01)
+    z = np.zeros((1, 1))
+    raw = dctr.FitResult(("a",), np.array([0.01 + 0.9 * 0.15]), z + 1e-6, z + 4e-6, z, 1, 1, z, z)
+    corrected = cal.apply(raw)
+    assert corrected.values[0] == pytest.approx(0.15, abs=0.002)
+    assert corrected.calibration_covariance[0, 0] > 0
+    assert corrected.errors[0] > raw.errors[0] / 0.9
+    with pytest.raises(ValueError, match="for"):
+        cal.apply(dctr.FitResult(("b",), np.array([0.1]), z, z, z, 1, 1, z, z))
+    with pytest.raises(ValueError, match="at least 3"):
+        dctr.Calibration.measure(("a",), truths[:2], values[:2], np.full((2, 1), 0.002))
+    edge = dctr.DCTR(ExactRatio(), ("theta",), np.array([THETA0]))
+    xt, mt = clouds(np.full(500, 0.999), rng)
+    xn, mn = clouds(np.full(500, THETA0), rng)
+    with pytest.warns(UserWarning, match="edge of the training range"):
+        assert dctr.fit_parameters(edge, xt, mt, xn, mn, steps=100, lr=0.1).at_limit[0]
+    flat = dctr.Calibration.measure(("a",), truths, -truths, np.full(truths.shape, 0.002))
+    with pytest.raises(ValueError, match="slope"):
+        flat.apply(raw)
+
+
 def test_trained_fit_moves_to_the_target(trained):
     rng = np.random.default_rng(4)
     xt, mt = clouds(np.full(4000, 0.75), rng)
     xn, mn = clouds(np.full(4000, THETA0), rng)
-    value, error = dctr.fit_parameters(trained, xt, mt, xn, mn, steps=200, lr=0.05).as_dict()["theta"]
+    result = dctr.fit_parameters(trained, xt, mt, xn, mn, steps=200, lr=0.05)
+    value, error = result.values[0], result.hessian_errors[0]
     # a small, briefly trained classifier: its own error (a pull towards theta_0) exceeds the statistical one
     assert abs(value - 0.75) < 0.1
     assert 0.003 < error < 0.012
+    assert result.asymptotic_errors[0] > error
 
 
 def test_normalised_nll_ignores_constant_shifts():

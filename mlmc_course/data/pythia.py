@@ -22,6 +22,11 @@ Two ways to make a sample:
   every ``events_per_point`` events; each event carries its own values in ``sample.params``. This is the training
   sample of a parameterised classifier.
 
+The user's own events (any generator, or data at particle level) enter through :func:`from_particles` (ragged
+px, py, pz, E, PDG id arrays, numpy or awkward) or :func:`read_particles` (an ``.npz`` written by
+:func:`write_particles`, or a HepMC3 file read with ``pyhepmc``); both give an :class:`EventSample` with the same
+observables and clouds as a generated one.
+
 Reproducibility and cost: the work is split into chunks with Pythia seeds derived from (seed, parameter point,
 chunk), so a sample does not depend on the number of workers. The chunks run as ``dask.distributed`` tasks
 (:mod:`mlmc_course.cluster`): on a local cluster of ``n_workers`` worker processes (default: every core), or on an
@@ -438,6 +443,139 @@ def concatenate(samples: Sequence[EventSample]) -> EventSample:
     )
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# The user's own events
+
+CHARGES: dict[int, int] = {
+    11: -1, 13: -1, 15: -1, 12: 0, 14: 0, 16: 0, 22: 0,
+    111: 0, 211: 1, 130: 0, 310: 0, 311: 0, 321: 1,
+    2212: 1, 2112: 0, 3122: 0, 3112: -1, 3212: 0, 3222: 1, 3312: -1, 3322: 0, 3334: -1,
+}  # fmt: skip
+"""Electric charges (units of e) of the particles that are stable in Pythia's default decays, by PDG id > 0;
+antiparticles (negative ids) have the opposite charge."""
+INVISIBLE: tuple[int, ...] = (12, 14, 16)
+"""PDG ids (absolute) that the generated samples drop: neutrinos."""
+
+
+def _flat(values, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A ragged per-event array (awkward array or sequence of 1-d arrays) as (flat values, counts)."""
+    if type(values).__module__.startswith("awkward"):
+        import awkward as ak
+
+        return ak.to_numpy(ak.flatten(values, axis=1)), ak.to_numpy(ak.num(values, axis=1))
+    rows = [np.asarray(v) for v in values]
+    if any(r.ndim != 1 for r in rows):
+        raise ValueError(f"{name} must hold one 1-d array per event (ragged), got shapes {[r.shape for r in rows][:3]}")
+    flat = np.concatenate(rows) if rows else np.zeros(0)
+    return flat, np.array([len(r) for r in rows], dtype=np.int64)
+
+
+def from_particles(px, py, pz, e, pid, *, charge=None, drop_invisible: bool = True) -> EventSample:
+    """Build an :class:`EventSample` (the input of :meth:`EventSample.cloud` and of DCTR) from the user's particles.
+
+    Args:
+        px, py, pz, e: per event, the final-state particles' momenta and energies in GeV: ragged, as awkward
+            arrays of shape ``(n_events, var)`` or sequences of 1-d numpy arrays, one per event.
+        pid: the PDG ids, in the same layout.
+        charge: the charges in the same layout; default: from :data:`CHARGES` (an unknown id is an error).
+        drop_invisible: drop neutrinos, as the generated samples do.
+
+    Returns:
+        An :class:`EventSample` with particles ordered by decreasing energy, the event observables and thrust
+        axes computed as for generated events, and ``params`` NaN (unknown).
+    """
+    cols = {}
+    counts = None
+    for name, values in (("px", px), ("py", py), ("pz", pz), ("e", e), ("pid", pid)):
+        flat, c = _flat(values, name)
+        if counts is not None and not np.array_equal(c, counts):
+            raise ValueError(f"{name} has a different number of particles per event than px")
+        cols[name], counts = flat, c
+    if charge is not None:
+        q, c = _flat(charge, "charge")
+        if not np.array_equal(c, counts):
+            raise ValueError("charge has a different number of particles per event than px")
+    pid_a = cols["pid"].astype(np.int64)
+    if charge is None:
+        unknown = sorted(set(np.abs(pid_a).tolist()) - set(CHARGES))
+        if unknown:
+            raise ValueError(
+                f"no charge known for PDG ids {unknown[:10]}: pass charge=..., or give only stable final-state "
+                "particles (pythia: particle.isFinal())"
+            )
+        q = np.array([CHARGES[abs(i)] for i in pid_a.tolist()], dtype=np.int64) * np.sign(pid_a)
+    p4 = np.stack([cols["e"], cols["px"], cols["py"], cols["pz"]], axis=1).astype(np.float64)
+    if not np.all(np.isfinite(p4)):
+        raise ValueError("px, py, pz and e must be finite")
+    event = np.repeat(np.arange(len(counts)), counts)
+    keep = ~np.isin(np.abs(pid_a), INVISIBLE) if drop_invisible else np.ones(len(pid_a), dtype=bool)
+    order = np.lexsort((-p4[:, 0], event))  # by event, then decreasing energy
+    order = order[keep[order]]
+    counts = np.bincount(event[keep], minlength=len(counts))
+    if np.any(counts == 0):
+        raise ValueError(f"events {np.flatnonzero(counts == 0)[:10].tolist()} have no visible particles")
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    p4, pid_k, q = p4[order], pid_a[order].astype(np.int32), np.rint(q[order]).astype(np.int8)
+    return EventSample(
+        p4=p4.astype(np.float32),
+        pid=pid_k,
+        charge=q,
+        offsets=offsets,
+        params=np.full((len(counts), len(PARAMETERS)), np.nan, dtype=np.float32),
+        observables=_observables(p4, pid_k, q, offsets),
+        info={"kind": "particles", "n_events": int(len(counts))},
+    )
+
+
+def write_particles(path: str | Path, px, py, pz, e, pid) -> Path:
+    """Write ragged particle arrays to an ``.npz`` file (flat columns and per-event ``counts``), the format
+    :func:`read_particles` reads."""
+    cols = {}
+    for name, values in (("px", px), ("py", py), ("pz", pz), ("e", e), ("pid", pid)):
+        cols[name], counts = _flat(values, name)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, counts=counts, **cols)
+    return path
+
+
+def read_particles(path: str | Path) -> EventSample:
+    """Read events from a file: an ``.npz`` written by :func:`write_particles` (columns px, py, pz, e, pid and
+    counts), or a HepMC3 file (``.hepmc``, ``.hepmc3``; needs ``pyhepmc``), keeping the final-state particles."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    if path.suffix in (".hepmc", ".hepmc3") or path.name.endswith((".hepmc.gz", ".hepmc3.gz")):
+        return read_hepmc(path)
+    with np.load(path) as f:
+        missing = {"px", "py", "pz", "e", "pid", "counts"} - set(f.files)
+        if missing:
+            raise ValueError(f"{path} lacks the columns {sorted(missing)} (see write_particles)")
+        offsets = np.concatenate([[0], np.cumsum(f["counts"])])
+        cols = {k: np.split(f[k], offsets[1:-1]) for k in ("px", "py", "pz", "e", "pid")}
+    return from_particles(**cols)
+
+
+def read_hepmc(path: str | Path, max_events: int | None = None) -> EventSample:
+    """Read the final-state (status 1) particles of a HepMC3 file with ``pyhepmc``."""
+    try:
+        import pyhepmc
+    except ImportError as err:
+        raise ImportError("reading HepMC3 needs pyhepmc: `pip install pyhepmc` (the course pins 2.16.1)") from err
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("px", "py", "pz", "e", "pid")}
+    with pyhepmc.open(str(path)) as f:
+        for i, event in enumerate(f):
+            if max_events is not None and i >= max_events:
+                break
+            final = [p for p in event.particles if p.status == 1]
+            for k, get in (("px", "px"), ("py", "py"), ("pz", "pz"), ("e", "e")):
+                cols[k].append(np.array([getattr(p.momentum, get) for p in final]))
+            cols["pid"].append(np.array([p.pid for p in final], dtype=np.int64))
+    if not cols["px"]:
+        raise ValueError(f"{path} holds no events")
+    return from_particles(**cols)
+
+
 def _from_parts(parts: Sequence[dict[str, np.ndarray]], info: dict) -> EventSample:
     counts = np.concatenate([p["counts"] for p in parts])
     keys = [*OBSERVABLES, "thrust_axis"]
@@ -627,8 +765,13 @@ __all__ = [
     "PARAMETERS",
     "RANGES",
     "SHORT_NAMES",
+    "CHARGES",
     "EventSample",
     "concatenate",
+    "from_particles",
+    "read_hepmc",
+    "read_particles",
+    "write_particles",
     "generate",
     "generate_scan",
     "hemisphere_masses",
