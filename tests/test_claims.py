@@ -97,6 +97,7 @@ def test_every_solution_notebook_checks_its_claims():
 
     for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
-        claims = [c for c in cells if "claim" in c.get("metadata", {}).get("tags", [])]
+        code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        claims = [src for src in code if "claim(" in src]
         assert claims, f"{path.name} has no claim cell: back the numbers of its text with claim(...)"
-        assert all("claim(" in "".join(c["source"]) for c in claims), f"{path.name}: a claim cell that claims nothing"
+        assert any("from mlmc_course.claims import claim" in src for src in code), path.name
