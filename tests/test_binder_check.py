@@ -120,4 +120,4 @@ def test_the_script_runs_the_binder_files_in_repo2dockers_order():
     at = [text.index(s, text.index("set -euo pipefail")) for s in steps]
     assert at == sorted(at), "binder_check.sh must follow repo2docker's order"
     assert "memory.limit_in_bytes" in text and "prlimit --as" in text and "MLMC_COURSE_CACHE=" in text
-    assert text.index("limit_probe") < text.index("mlmc-course run")  # the limit is shown to bite before lessons run
+    assert text.index("limit_probe") < text.index('mlmc-course run "$n"')  # the limit is shown to bite first
