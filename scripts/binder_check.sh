@@ -126,6 +126,20 @@ else
   METHOD=prlimit
 fi
 fact limit_method "$METHOD"
+if [ "$METHOD" = cgroup1 ]; then
+  # Prove the limit bites: a process that touches 256 MB more than the limit must be killed in such a cgroup.
+  CG="$CGV1/mlmc-binder-check-$$-probe"
+  mkdir "$CG"
+  echo "$LIMIT" > "$CG/memory.limit_in_bytes"
+  [ -f "$CG/memory.memsw.limit_in_bytes" ] && echo "$LIMIT" > "$CG/memory.memsw.limit_in_bytes"
+  probe_rc=0
+  ( echo "$BASHPID" > "$CG/cgroup.procs"
+    exec python -c "import sys; b = bytearray(($MEMORY_MB + 256) * 2**20); sys.exit(0)" ) 2>/dev/null || probe_rc=$?
+  probe_kills="$(awk '$1=="oom_kill"{print $2}' "$CG/memory.oom_control")"
+  rmdir "$CG"; CG=""
+  fact limit_probe "a process touching $((MEMORY_MB + 256)) MB exited with $probe_rc, oom_kill $probe_kills"
+  [ "$probe_rc" -ne 0 ] || { echo "binder_check: the memory limit did not stop the probe" >&2; exit 1; }
+fi
 fact memory_mb "$MEMORY_MB"
 echo "   memory limit by: $METHOD"
 if [ -n "$LESSONS" ]; then

@@ -155,7 +155,8 @@ def markdown(work: Path, options: str) -> str:
         "",
         "## First run of each lesson (lecture mode, cache holding only what postBuild made)",
         "",
-        f"Memory limit {f['memory_mb']} MB by {METHODS[f['limit_method']]}",
+        f"Memory limit {f['memory_mb']} MB by {METHODS[f['limit_method']]}"
+        + (f" Check that the limit bites: {f['limit_probe']}." if f.get("limit_probe") else ""),
         "",
         "Peak memory is `mlmc-course run`'s: the largest summed resident set of the kernel and its children, sampled "
         "every 50 ms (the budget is 1.5 GB = 1431 MiB). cgroup peak is the cgroup's `max_usage` (runner, kernel, "

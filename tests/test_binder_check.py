@@ -28,6 +28,7 @@ FACTS = {
     "largest": "tensorflow:1900000000 torch:750000000",
     "cache_after_build": str(240_000_000),
     "limit_method": "cgroup1",
+    "limit_probe": "a process touching 2304 MB exited with 137, oom_kill 1",
     "memory_mb": "2048",
     "size_with_dev": str(3_200_000_000),
     "machine": "2 CPU cores, 24 GiB RAM, load 1.0 1.0 1.0 at the end",
@@ -67,6 +68,7 @@ def test_a_clean_run_passes_and_the_report_has_its_numbers(tmp_path, capsys):
     assert "| 12_x | ok | 90.0 | 500 | 900 | 0 | 0 | yes |" in md
     assert "3.10 GB" in md and "saves 0.10 GB" in md and "| total | 500 |" in md
     assert "cgroup v1" in md and "All lessons ran" in md
+    assert "the limit bites: a process touching 2304 MB exited with 137" in md
 
 
 @pytest.mark.parametrize(
@@ -118,3 +120,4 @@ def test_the_script_runs_the_binder_files_in_repo2dockers_order():
     at = [text.index(s, text.index("set -euo pipefail")) for s in steps]
     assert at == sorted(at), "binder_check.sh must follow repo2docker's order"
     assert "memory.limit_in_bytes" in text and "prlimit --as" in text and "MLMC_COURSE_CACHE=" in text
+    assert text.index("limit_probe") < text.index('mlmc-course run "$n"')  # the limit is shown to bite first
