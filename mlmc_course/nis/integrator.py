@@ -9,7 +9,9 @@ allocation of samples across channels, dropping of channels that contribute noth
 The estimate is unbiased whatever the networks' state: each sample's weight is ``alpha_i f / g_i`` with ``g_i`` the
 exact density of the channel that drew it, and the flows have full support. Training only changes the variance.
 
-Robust defaults (issue 14, ``robust=True``), each a guard against a failure measured in ``benchmarks/nis.py``:
+Robust defaults (issue 14, ``robust=True``), each aimed at a failure reported in issue 14 (heavy weight tails
+from a flow far from f, variance-loss steps hijacked by single weights, mode collapse under the KL from a poor
+start). ``benchmarks/results/nis.md`` measures them together against VEGAS and madnis, not one by one:
 
 * **VEGAS first, the flow on top of its map.** The first ``vegas_fraction`` of the training calls adapt a VEGAS map
   (Lepage 1978); the flow then lives in VEGAS's ``y`` space, ``x = V(y)``, so an identity flow *is* VEGAS and
