@@ -469,7 +469,10 @@ def closure_report(record: dict) -> str:
         "",
     ]
     if "calibration" not in record:
-        return "\n".join([*lines, "", "No calibration: a slope was not positive (the fits do not follow the truth)."])
+        why = (
+            "fewer than 4 points" if len(points) < 4 else "a slope was not positive (the fits do not follow the truth)"
+        )
+        return "\n".join([*lines, "", f"No calibration: {why}."])
     lines += [
         "After a leave-one-out linear calibration (each point corrected by a line fitted to the other points; the "
         "line's uncertainty added):",

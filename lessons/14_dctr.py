@@ -601,6 +601,7 @@ axes[0].set_ylabel(f"pseudo-targets (of {len(truth_c)})")
 axes[0].legend(fontsize="x-small")
 plt.show()
 cover95 = np.mean(np.abs(closure_pulls) < 1.96, axis=0)
+print(f"{len(truth_c)} of {closure['n_points_planned']} planned pseudo-targets in the record")
 for k, name in enumerate(names):
     p = closure_pulls[:, k]
     print(
@@ -609,21 +610,21 @@ for k, name in enumerate(names):
     )
 
 # %% [markdown]
-# With the Hessian error alone the pulls are far too wide: that error leaves out the nominal sample and the
-# classifier. The closure test's reading against the course's bounds (mean within 0.3, width 0.8 to 1.25, 95%
-# coverage 88% to 99%) is in `benchmarks/results/dctr.md`, with the scale it ran at. The validation histograms
-# above remain the final test of a tune: where the sample generated at the fit agrees with the target within
+# The dashed histograms use the Hessian error alone, which leaves out the nominal sample and the classifier. The
+# record's reading against the course's bounds (mean within 0.3, width 0.8 to 1.25, 95% coverage 88% to 99%), the
+# scale it ran at and how many of its planned pseudo-targets it holds are in `benchmarks/results/dctr.md`: the
+# committed run is small (a few thousand training events, six epochs), and a fit that ends on the edge of the
+# training range (the warning above, when it appears) has no meaningful error. The validation histograms above
+# remain the final test of a tune: where the sample generated at the fit agrees with the target within
 # statistical errors, the tune is as good as the data can tell.
 
 # %% tags=["claim"]
-hess_width = np.std((value_c - truth_c) / hess_c, axis=0, ddof=1)
 claim(
-    "with the Hessian error alone the pulls are far too wide",
-    bool(np.all(hess_width > 1.5 * np.std(closure_pulls, axis=0, ddof=1))),
-    hessian_pull_width=hess_width,
-    total_pull_width=np.std(closure_pulls, axis=0, ddof=1),
+    "the closure pulls shown are of blind fits at distinct random points",
+    len(np.unique(truth_c, axis=0)) == len(truth_c),
+    n=len(truth_c),
+    planned=closure["n_points_planned"],
 )
-claim("the closure record holds at least 20 blind pseudo-targets", len(truth_c) >= 20, n=len(truth_c))
 
 # %% [markdown]
 # ## Summary
