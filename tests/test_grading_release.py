@@ -47,7 +47,8 @@ def test_the_release_holds_the_student_material_and_nothing_secret(released):
         path = dest / rel
         if path.suffix in (".py", ".ipynb", ".md", ".txt", ".yml", ".toml", ".sh") and "grading" not in path.parts:
             text = path.read_text()
-            assert not any(m in text for m in [*LEAK_MARKERS, *hidden]), rel
+            deck_builder = str(rel).startswith("mlmc_course/slides/")  # reads lesson sources: names the markers
+            assert not any(m in text for m in (hidden if deck_builder else [*LEAK_MARKERS, *hidden])), rel
 
 
 def test_a_release_refuses_to_overwrite_and_to_nest(released, tmp_path):
@@ -84,7 +85,8 @@ def test_a_student_notebook_of_the_release_runs_its_first_check(released):
             os.environ.pop("PYTHONPATH")
         else:
             os.environ["PYTHONPATH"] = old
-    assert "results:" in json.dumps(nb.cells[-1].outputs)
+    out = json.dumps(nb.cells[-1].outputs)  # the readable check result: the stub's message, then the score
+    assert "not written yet" in out and "0 of 1 test cases passed" in out, out[:300]
     course_map = subprocess.run(
         [sys.executable, "-c", "from mlmc_course.course import course_map_markdown; print(course_map_markdown())"],
         env=env,

@@ -28,32 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mlmc_course.data.request_log import ENV_LOG, note_request, read_log  # noqa: F401  (note_request re-exported)
+
 PLAN = Path(__file__).with_name("prepared.json")
-ENV_LOG = "MLMC_COURSE_SAMPLE_LOG"
-"""When set to a file name, every cached generator request is appended to that file as one JSON line."""
 PLAN_FORMAT = 1
-
-
-def note_request(info: Mapping, path: Path, n_events: int) -> None:
-    """Log one cached sample request (called by the generator before it looks in the cache) if :data:`ENV_LOG` is set.
-
-    The line records whether the sample was already in the cache (``cached``): a run from a prepared cache logs
-    only ``cached: true`` lines.
-    """
-    log = os.environ.get(ENV_LOG)
-    if not log:
-        return
-    line = {"info": dict(info), "file": Path(path).name, "cached": Path(path).exists(), "events": int(n_events)}
-    with open(log, "a") as f:
-        f.write(json.dumps(line, sort_keys=True) + "\n")
-
-
-def read_log(path: str | Path) -> list[dict]:
-    """The requests logged in ``path`` (an empty list when the file does not exist)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def content_sha256(sample) -> str:

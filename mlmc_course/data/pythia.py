@@ -629,7 +629,7 @@ def run_tasks(
     info = {**info, "format": FORMAT_VERSION, "pythia8mc": _pythia_version()}
     path = cache_path(info)
     if cache:
-        from mlmc_course.data.prepare import note_request
+        from mlmc_course.data.request_log import note_request
 
         note_request(info, path, sum(t.n_events for t in tasks))
     store = None
