@@ -303,7 +303,8 @@ claim(
     chi2_truth=chi2_level0,
     chi2_data=chi2_level1,
 )
-#
+
+# %% [markdown]
 # ## The PDFs with their band
 
 # %%
@@ -345,7 +346,8 @@ claim(
     smallest_x_u=rel_band[0, 0],
     largest_x_u=rel_band[-1, 0],
 )
-#
+
+# %% [markdown]
 # ## The closure test
 #
 # Because we know the truth, we can ask the question that matters: does the band contain it as often as it
@@ -437,7 +439,8 @@ claim(
     pull_std=all_pulls.std(),
     r_bv=np.sqrt(bias / variance),
 )
-#
+
+# %% [markdown]
 # ## The preprocessing decides the extrapolation
 #
 # Below the first data point nothing constrains the network, so its shape there comes from the factor

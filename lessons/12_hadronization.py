@@ -409,7 +409,8 @@ claim(
     error=error,
     toy_shift=toy_shift,
 )
-#
+
+# %% [markdown]
 # ## Part 2 · Detector surrogates
 #
 # ### A toy sampling calorimeter

@@ -261,7 +261,8 @@ claim(
     **{f"before {k}": v for k, v in before_ndf.items()},
     **{f"after {k}": v for k, v in after_ndf.items()},
 )
-#
+
+# %% [markdown]
 # ## The price of weights: the effective sample size
 #
 # Weighted events carry less information than the same number of unweighted ones. The variance of a weighted

@@ -206,7 +206,8 @@ claim(
     core_slope=core_slope,
     t_at_075=t_grid[0],
 )
-#
+
+# %% [markdown]
 # ## Wasserstein distances in 1D
 #
 # For two samples of equal size $n$, the optimal 1D plan pairs the $i$-th smallest value of one with the
@@ -606,7 +607,8 @@ claim(
     w2_after=w2_after,
     w2_floor=w2_floor,
 )
-#
+
+# %% [markdown]
 # ## Summary
 #
 # - In 1D the optimal map is quantile matching, $T = Q^{-1}\circ P$; the sorted pairing gives $W_1$ and $W_2$.

@@ -137,7 +137,8 @@ claim(
     chi2_per_bin(minus[:, 0], plus[:, 0], quantile_bins) < 2,
     chi2_per_bin=chi2_per_bin(minus[:, 0], plus[:, 0], quantile_bins),
 )
-#
+
+# %% [markdown]
 # ## Mining gold: the joint ratio and the joint score
 #
 # We cannot compute $p(x\mid\theta)$, but for every simulated event we *can* compute the probability of the whole
@@ -272,7 +273,8 @@ claim(
     scatter=np.std(log_r_joint - log_r_exact),
     median_slice_offset=np.median(np.abs(slice_joint - slice_exact)),
 )
-#
+
+# %% [markdown]
 # ## The histogram approach
 #
 # The traditional analysis picks a summary statistic, here the measured energy $x_1$, fills a histogram for each
